@@ -1,0 +1,36 @@
+# The two commands a fresh machine needs: `make demo` and `make test` (README).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.gancore-installed
+# Tests run the notebooks at smoke scale; two workers match the 2-core CI machine.
+PYTEST_ARGS ?= -n 2
+
+.PHONY: setup demo test lab bench shapes-net clean
+
+setup: $(STAMP)
+
+# Re-install only when the dependency files change. The lock pins the exact set tested here.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/run_demo.py --scale reduced --out runs
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
+shapes-net: $(STAMP)
+	$(BIN)/python scripts/train_shapes_net.py
+
+clean:
+	rm -rf runs .pytest_cache

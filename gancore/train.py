@@ -1,0 +1,377 @@
+"""One readable training loop shared by every paper.
+
+The loop owns what is the same for all papers: the run folder (DESIGN.md run contract), the data order, G's
+weight EMA, checkpoints and exact resume, the NaN/Inf guard, the JSONL log, progress and periodic samples.
+A paper plugs in a :class:`Method` that owns its networks, optimizers, schedule and one training step.
+
+Exact resume: every random draw of a run comes from one CPU ``torch.Generator`` (latents, penalty mixing weights,
+data order via :class:`~gancore.data.BatchStream`), and a checkpoint holds its state together with the networks,
+optimizers, EMA, image count and the method's own state. Re-running on the same ``out_dir`` therefore continues
+the identical trajectory; the growth stage and fade-in α follow from the image count.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from gancore import checkpoint as ckpt_io
+from gancore.config import ConfigError, RunConfig, save_config
+from gancore.schedule import Phase, Schedule
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss went NaN/Inf; the run stopped and the last good checkpoint was kept."""
+
+
+class Method(Protocol):
+    """What a paper provides to the loop."""
+
+    G: nn.Module
+    D: nn.Module
+    schedule: Schedule
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+
+    def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
+                   rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        """One G/D update; returns (scalar losses as tensors, real images consumed)."""
+
+    def generate(self, G: nn.Module, z: Tensor, phase: Phase, alpha: float,
+                 labels: Tensor | None = None) -> Tensor: ...
+
+    def latent_dim(self) -> int: ...
+
+    def extra_state(self) -> dict[str, Any]: ...
+
+    def load_extra_state(self, state: dict[str, Any]) -> None: ...
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
+    return torch.device(name)
+
+
+def to_uint8(x: Tensor) -> Tensor:
+    """[-1, 1] float images → uint8 (rounded, clamped): the format every metric takes."""
+    return ((x.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@dataclass
+class RunState:
+    nimg: int = 0
+    step: int = 0
+    train_seconds: float = 0.0  # wall time spent in training steps, summed over resumes
+    fresh: bool = True
+
+
+@dataclass
+class Hooks:
+    """Optional callbacks a method or notebook can add (evaluation, extra logging)."""
+
+    evaluate: Callable[[nn.Module, Phase, float], dict[str, float]] | None = None
+    on_log: list[Callable[[dict], None]] = field(default_factory=list)
+
+
+class Trainer:
+    """Runs a :class:`Method` under the run contract: config.json, log.jsonl, checkpoints/, samples/, summary.json."""
+
+    def __init__(self, *, cfg: RunConfig, method: Method, data: Any, device: torch.device,
+                 hooks: Hooks | None = None, label_sampler: Callable[[int, torch.Generator], Tensor] | None = None):
+        from gancore.data import BatchStream  # imported here so the loop module stays light to import
+
+        self.cfg = cfg
+        self.method = method
+        self.data = data
+        self.device = device
+        self.hooks = hooks or Hooks()
+        self.out = Path(cfg.out_dir)
+        self.ckpt_dir = self.out / "checkpoints"
+        self.sample_dir = self.out / "samples"
+        self.log_path = self.out / "log.jsonl"
+        self.state = RunState()
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.stream = BatchStream(num_items=len(data), seed=cfg.seed)
+        self.ema = AveragedModel(method.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.ema.requires_grad_(False)
+        # Fixed latents for sample grids, from their own generator so sampling never perturbs training draws.
+        fixed = torch.Generator().manual_seed(cfg.seed + 1_000_003)
+        self.fixed_z = torch.randn(32, method.latent_dim(), generator=fixed)
+        self.fixed_labels = label_sampler(32, fixed) if label_sampler else None
+        self.total_nimg = int(round(cfg.total_kimg * 1000)) or method.schedule.natural_end_nimg
+        self._last_phase_index: int | None = None
+        self._pending: list[dict[str, Tensor]] = []
+        self._resume_checked: bool | None = None
+        self.resumed_from: Path | None = None
+
+    # ---- data --------------------------------------------------------------------------------------------
+    def reals(self, batch_size: int, resolution: int, alpha: float) -> tuple[Tensor, Tensor]:
+        """Next real minibatch at the network's resolution, blended across resolutions during a fade (ProGAN §2)."""
+        idx = self.stream.next_indices(batch_size)
+        return self.data.batch(idx, resolution=resolution, alpha=alpha, device=self.device)
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+    def _rng_state(self) -> dict[str, Any]:
+        state = {"loop": self.rng.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def save_checkpoint(self) -> Path:
+        phase, alpha = self.method.schedule.at(self.state.nimg)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "config_digest": self.cfg.digest(ignore=type(self.cfg).RESUMABLE_CHANGES),
+            "nimg": self.state.nimg,
+            "step": self.state.step,
+            "train_seconds": self.state.train_seconds,
+            "phase": phase.to_dict(),
+            "alpha": alpha,
+            "G": self.method.G.state_dict(),
+            "D": self.method.D.state_dict(),
+            "G_ema": self.ema.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.method.optimizers().items()},
+            "stream": self.stream.state_dict(),
+            "rng": self._rng_state(),
+            "method": self.method.extra_state(),
+        }
+        path = ckpt_io.checkpoint_path(self.ckpt_dir, self.state.nimg)
+        ckpt_io.atomic_save(payload, path)
+        ckpt_io.prune_checkpoints(self.ckpt_dir, keep=self.cfg.keep_checkpoints)
+        return path
+
+    def try_resume(self) -> bool:
+        """Load the newest good checkpoint of ``out_dir`` if any (idempotent: the second call is a no-op)."""
+        if self._resume_checked is not None:
+            return self._resume_checked
+        self._resume_checked = False
+        found = ckpt_io.latest_good_checkpoint(self.ckpt_dir, map_location="cpu")
+        if found is None:
+            return False
+        path, ck = found
+        digest = self.cfg.digest(ignore=type(self.cfg).RESUMABLE_CHANGES)
+        if ck.get("config_digest") != digest:
+            raise ConfigError(
+                f"{self.out} holds a run with a different config (checkpoint {path.name}). Use another out_dir, "
+                f"or rerun with the same parameters; only {', '.join(type(self.cfg).RESUMABLE_CHANGES)} may change "
+                "on resume. Compare with the saved config.json."
+            )
+        self.method.G.load_state_dict(ck["G"])
+        self.method.D.load_state_dict(ck["D"])
+        self.ema.load_state_dict(ck["G_ema"])
+        for k, opt in self.method.optimizers().items():
+            opt.load_state_dict(ck["optimizers"][k])
+        self.stream.load_state_dict(ck["stream"])
+        self.rng.set_state(ck["rng"]["loop"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if "cuda" in ck["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        self.method.load_extra_state(ck["method"])
+        self.state = RunState(nimg=ck["nimg"], step=ck["step"], train_seconds=ck["train_seconds"], fresh=False)
+        self._truncate_log(self.state.nimg)
+        self.resumed_from = path
+        self._resume_checked = True
+        return True
+
+    def _truncate_log(self, nimg: int) -> None:
+        """Drop log records written after the checkpoint, so the resumed log has no duplicates."""
+        if not self.log_path.exists():
+            return
+        keep = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by a crash
+            if rec.get("nimg", 0) <= nimg:
+                keep.append(line)
+        ckpt_io.atomic_write_text(self.log_path, "".join(l + "\n" for l in keep))
+
+    # ---- logging -----------------------------------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        record = {"nimg": self.state.nimg, "kimg": round(self.state.nimg / 1000, 3), **record}
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record, default=float) + "\n")
+        for cb in self.hooks.on_log:
+            cb(record)
+
+    def _check_finite(self) -> None:
+        """NaN/Inf guard. On CPU every step is checked (free); on GPU the flags are checked at each log so the
+        loop does not sync every step, and no checkpoint is ever written before its losses are checked."""
+        if not self._pending:
+            return
+        stacked = {k: torch.stack([p[k].detach().float() for p in self._pending]) for k in self._pending[0]}
+        bad = [k for k, v in stacked.items() if not torch.isfinite(v).all()]
+        if bad:
+            self._pending.clear()
+            last = ckpt_io.list_checkpoints(self.ckpt_dir)
+            where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+            msg = (f"non-finite loss ({', '.join(bad)}) at kimg {self.state.nimg / 1000:.3f}, step {self.state.step}; "
+                   f"the run stopped and {where}. Lower the learning rate or check the data.")
+            self.log({"kind": "error", "error": msg})
+            raise TrainingDiverged(msg)
+
+    def _flush_losses(self) -> dict[str, float]:
+        self._check_finite()
+        if not self._pending:
+            return {}
+        means = {k: float(torch.stack([p[k].detach().float() for p in self._pending]).mean())
+                 for k in self._pending[0]}
+        self._pending.clear()
+        return means
+
+    # ---- samples -----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self, tag: str, *, phase: Phase | None = None, alpha: float | None = None) -> Path:
+        """Grid of the EMA generator on fixed latents; ``phase`` defaults to the current one."""
+        from torchvision.utils import save_image
+
+        if phase is None:
+            phase, alpha = self.method.schedule.at(self.state.nimg)
+        elif alpha is None:
+            alpha = phase.alpha(self.state.nimg)
+        G = self.ema.module
+        imgs = self.method.generate(G, self.fixed_z.to(self.device), phase, alpha,
+                                    None if self.fixed_labels is None else self.fixed_labels.to(self.device))
+        path = self.sample_dir / f"{tag}-kimg{self.state.nimg / 1000:08.1f}-res{phase.resolution}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(to_uint8(imgs).float() / 255, path, nrow=8, padding=1)
+        self.log({"kind": "sample", "path": str(path.relative_to(self.out)), "res": phase.resolution,
+                  "alpha": alpha, "phase": phase.name})
+        return path
+
+    # ---- the loop ----------------------------------------------------------------------------------------
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        """Train to ``total_kimg`` (or ``max_seconds``), resuming when ``out_dir`` holds a checkpoint."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self.try_resume()
+        save_config(cfg, self.out / "config.json")
+        if cfg.dry_run:
+            return {"status": "dry_run", "nimg": self.state.nimg}
+        if self.state.nimg >= self.total_nimg:
+            return {"status": "complete", "nimg": self.state.nimg, "resumed": resumed}
+
+        every = lambda kimg: max(1, int(round(kimg * 1000)))  # noqa: E731
+        log_every, ckpt_every, sample_every = every(cfg.log_every_kimg), every(cfg.ckpt_every_kimg), every(
+            cfg.sample_every_kimg)
+        metric_every = every(cfg.metrics_every_kimg) if cfg.metrics_every_kimg > 0 else None
+        check_every = 1 if self.device.type == "cpu" else 16
+        status = "complete"
+        bar = tqdm(total=self.total_nimg, initial=self.state.nimg, unit="img", disable=not progress,
+                   desc=f"{cfg.paper} {cfg.scale}", mininterval=2.0)
+        t_log, n_log = time.perf_counter(), self.state.nimg
+        self.method.G.train()
+        self.method.D.train()
+        try:
+            while self.state.nimg < self.total_nimg:
+                if cfg.max_seconds and self.state.train_seconds >= cfg.max_seconds:
+                    status = "time_limit"
+                    break
+                phase, alpha = self.method.schedule.at(self.state.nimg)
+                if self._last_phase_index is not None and phase.index != self._last_phase_index:
+                    # The grid of a finished phase is drawn at that phase's resolution with its final α.
+                    self._flush_losses()
+                    ended = self.method.schedule.phases[self._last_phase_index]
+                    self.save_samples(f"end-{ended.name}", phase=ended, alpha=1.0)
+                self._last_phase_index = phase.index
+                t0 = time.perf_counter()
+                losses, used = self.method.train_step(
+                    phase, alpha, lambda n: self.reals(n, phase.resolution, alpha), self.rng)
+                self.ema.update_parameters(self.method.G)
+                prev = self.state.nimg
+                self.state.nimg += used
+                self.state.step += 1
+                self._pending.append(losses)
+                if self.state.step % check_every == 0:
+                    self._check_finite()
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()  # so train_seconds measures compute, not queueing
+                self.state.train_seconds += time.perf_counter() - t0
+                bar.update(used)
+                crossed = lambda k: prev // k != self.state.nimg // k  # noqa: E731
+                if crossed(log_every) or self.state.nimg >= self.total_nimg:
+                    means = self._flush_losses()
+                    now = time.perf_counter()
+                    rec = {"kind": "train", "step": self.state.step, "phase": phase.name, "res": phase.resolution,
+                           "alpha": round(alpha, 6), "batch": phase.batch_size,
+                           "img_s": (self.state.nimg - n_log) / max(1e-9, now - t_log),
+                           "train_s": round(self.state.train_seconds, 3), **means}
+                    self.log(rec)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()} | {"res": phase.resolution})
+                    t_log, n_log = now, self.state.nimg
+                if metric_every and crossed(metric_every) and self.hooks.evaluate is not None:
+                    scores = self.hooks.evaluate(self.ema.module, *self.method.schedule.at(self.state.nimg))
+                    if scores:
+                        self.log({"kind": "metric", "res": phase.resolution, **scores})
+                    t_log = time.perf_counter()  # evaluation time is not training throughput
+                if crossed(sample_every):
+                    self.save_samples("train")
+                if crossed(ckpt_every):
+                    self._flush_losses()
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self._flush_losses()
+            self.save_checkpoint()
+            bar.close()
+            raise
+        bar.close()
+        self._flush_losses()
+        self.save_checkpoint()
+        self.save_samples("final")
+        return {"status": status, "nimg": self.state.nimg, "resumed": resumed,
+                "train_seconds": self.state.train_seconds}
+
+
+class RealImages:
+    """Real minibatches from a uint8 multi-resolution cache, as float [-1, 1] on the training device.
+
+    During a fade-in the reals are blended like G's output: lerp(upsample(downsample(x)), x, α), so D never
+    sees a sharper image than G can make at that point (ProGAN §2, Fig. 2).
+    """
+
+    def __init__(self, *, data: Any, keep_on_device: bool = False, device: torch.device | None = None):
+        self.data = data
+        self.labels = data.labels
+        self._levels: dict[int, Tensor] = {}
+        self._device_copy = keep_on_device
+        self._device = device
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def level(self, resolution: int) -> Tensor:
+        if resolution not in self._levels:
+            lv = self.data.cache.at(resolution)
+            self._levels[resolution] = lv.to(self._device) if self._device_copy else lv
+        return self._levels[resolution]
+
+    def batch(self, idx: Tensor, *, resolution: int, alpha: float, device: torch.device) -> tuple[Tensor, Tensor]:
+        lv = self.level(resolution)
+        x = lv[idx.to(lv.device)].to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if alpha < 1.0:
+            low = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2,
+                                                  mode="nearest")
+            x = torch.lerp(low, x, alpha)
+        labels = self.labels[idx].to(device, non_blocking=True)
+        return x, labels

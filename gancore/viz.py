@@ -1,0 +1,272 @@
+"""Image grids, training-log plots and result tables for the paper notebooks.
+
+Every plotting function returns a ``matplotlib.figure.Figure`` and never calls ``plt.show()``: the notebook
+displays it (once), and headless papermill runs keep it as a static PNG output. See :func:`new_figure`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+from torchvision.utils import make_grid
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+ImageBatch = Tensor | Sequence[Tensor]
+
+
+def new_figure(**figure_kwargs: Any) -> Figure:
+    """A Figure that Jupyter renders when it is returned or passed to ``display``, and that pyplot forgets.
+
+    Made through ``pyplot.figure`` because that is what makes the inline backend register its PNG formatter for
+    Figures (a bare ``Figure()`` shows only as text in a kernel), then closed at once so pyplot does not also
+    auto-display it at the end of the cell or keep it alive.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(**figure_kwargs)
+    plt.close(fig)
+    return fig
+
+
+def to_uint8(x: Tensor) -> Tensor:
+    """Map float images in [-1, 1] to uint8 [0, 255] (rounded, out-of-range values clamped); uint8 passes through."""
+    if x.dtype == torch.uint8:
+        return x
+    if not x.is_floating_point():
+        raise ValueError(f"images must be float in [-1, 1] or uint8, got dtype {x.dtype}")
+    return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def image_grid(images: ImageBatch, *, nrow: int = 8, padding: int = 2) -> Tensor:
+    """Tile images into one uint8 3×H×W grid with ``torchvision.utils.make_grid``.
+
+    Args:
+        images: N×C×H×W (or one C×H×W) tensor or a list of C×H×W tensors; float in [-1, 1] or uint8; C is 1 or 3.
+        nrow: images per row.
+        padding: pixels of (black) padding between images; a single image comes back unpadded, as in torchvision.
+    """
+    batch = _as_uint8_batch(images)
+    if nrow < 1:
+        raise ValueError(f"nrow={nrow!r} must be >= 1")
+    if padding < 0:
+        raise ValueError(f"padding={padding!r} must be >= 0")
+    return make_grid(batch.cpu(), nrow=nrow, padding=padding)
+
+
+def save_grid(images: ImageBatch, path: str | Path, *, nrow: int = 8, padding: int = 2) -> Path:
+    """Write an image grid as a PNG file, creating parent folders; returns the path."""
+    from PIL import Image
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"save_grid writes PNG files; path {str(path)!r} must end in '.png'")
+    grid = image_grid(images, nrow=nrow, padding=padding)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(path)
+    return path
+
+
+def grid_png(images: ImageBatch, *, nrow: int = 8, padding: int = 2) -> bytes:
+    """Encode an image grid as PNG bytes (for ``ipywidgets.Image`` and other in-memory displays)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image_grid(images, nrow=nrow, padding=padding).permute(1, 2, 0).numpy()).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def show_grid(
+    images: ImageBatch,
+    *,
+    nrow: int = 8,
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw an image grid on ``ax`` (or a new figure sized to the grid) and return the Figure."""
+    grid = image_grid(images, nrow=nrow)
+    if ax is None:
+        height, width = grid.shape[1:]
+        fig = new_figure(figsize=figsize or _fit_figsize(width, height))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def show_strip(
+    images: ImageBatch, *, labels: Sequence[str] | None = None, title: str | None = None
+) -> Figure:
+    """Draw images side by side in one row, each with an optional caption (e.g. interpolation positions)."""
+    batch = _as_uint8_batch(images)
+    n = batch.shape[0]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"got {len(labels)} labels for {n} images; pass one label per image or labels=None")
+    fig = new_figure(figsize=(1.6 * n, 1.9 if labels is not None or title else 1.6), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, ax in enumerate(axes):
+        ax.imshow(_hwc(batch[i]), cmap="gray", interpolation="nearest")
+        ax.set_axis_off()
+        if labels is not None:
+            ax.set_title(labels[i], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """Read a JSONL training log, one dict per line.
+
+    A run killed mid-write can leave a partial last line; that line is dropped. A bad line anywhere else means
+    the file is corrupt and raises ValueError with its line number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"log file {str(path)!r} does not exist")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    records: list[dict] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            if number == len(lines):
+                break  # truncated final write from a killed run
+            raise ValueError(f"{path}: line {number} is not valid JSON ({err.msg})") from err
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: line {number} is a {type(record).__name__}, expected a JSON object")
+        records.append(record)
+    return records
+
+
+def plot_metric_curves(
+    records: Sequence[dict] | pd.DataFrame,
+    *,
+    x: str = "kimg",
+    metrics: Sequence[str] | str,
+    hue: str | None = None,
+    var_name: str = "metric",
+    vlines: Sequence[float] | None = None,
+    logy: bool = False,
+    title: str | None = None,
+    ax: Axes | None = None,
+    **lineplot_kwargs: Any,
+) -> Figure:
+    """Line plot of one or more logged metrics against ``x`` with seaborn.
+
+    Several metrics are melted into long form with their names in column ``var_name`` and coloured by it
+    (e.g. ``metrics=["swd16", "swd32"], var_name="level"`` for ProGAN's SWD per pyramid level, Table 1). With a
+    single metric, ``hue`` colours by another column (e.g. a run name). When both apply, ``hue`` sets the colour
+    and the metric name the line style. Records lacking a metric (logged at another cadence) are skipped.
+
+    Args:
+        records: log records (``read_log``) or a DataFrame.
+        x: column for the x axis (default ``kimg``).
+        metrics: column name(s) to plot.
+        hue: optional extra column to colour by.
+        var_name: column name given to the melted metric names.
+        vlines: x positions of dashed vertical markers (e.g. growth points in the α schedule, ProGAN §3).
+        logy: log-scale y axis (loss or FID curves).
+        title: axes title.
+        ax: axes to draw on; a new Figure is made when None.
+        **lineplot_kwargs: passed to ``seaborn.lineplot`` (e.g. ``marker="o"``).
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    metric_list = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not metric_list:
+        raise ValueError("metrics must name at least one column")
+    needed = [x, *metric_list] + ([hue] if hue else [])
+    missing = [name for name in needed if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the records; available columns: {sorted(map(str, frame.columns))}")
+
+    id_columns = [x] + ([hue] if hue and hue not in metric_list else [])
+    long = frame.melt(id_vars=id_columns, value_vars=metric_list, var_name=var_name, value_name="value")
+    long = long.dropna(subset=["value"])
+    long["value"] = long["value"].astype(float)
+    if len(metric_list) == 1:
+        color, style = hue, None
+    elif hue:
+        color, style = hue, var_name
+    else:
+        color, style = var_name, None
+
+    if ax is None:
+        fig = new_figure(figsize=(6.0, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    lineplot_kwargs.setdefault("errorbar", None)  # logs have one value per step; bootstrapped bands are noise
+    sns.lineplot(data=long, x=x, y="value", hue=color, style=style, ax=ax, **lineplot_kwargs)
+    for position in vlines or ():
+        ax.axvline(position, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_ylabel(metric_list[0] if len(metric_list) == 1 else "value")
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_table(
+    rows: Sequence[dict], *, title: str | None = None, styled: bool = False, precision: int = 3
+) -> pd.DataFrame | Styler:
+    """Claims table (reported vs reproduced numbers) as a DataFrame, or a captioned Styler when ``styled``.
+
+    The plain DataFrame keeps ``title`` in ``df.attrs["title"]`` so it can be written to summary.json as is.
+    """
+    import pandas as pd
+
+    bad = [i for i, row in enumerate(rows) if not isinstance(row, dict)]
+    if bad:
+        raise ValueError(f"rows must be dicts; rows at positions {bad} are not")
+    frame = pd.DataFrame(list(rows))
+    if title:
+        frame.attrs["title"] = title
+    if not styled:
+        return frame
+    styler = frame.style.format(precision=precision, na_rep="–").hide(axis="index")
+    return styler.set_caption(title) if title else styler
+
+
+def _as_uint8_batch(images: ImageBatch) -> Tensor:
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("images is an empty list; need at least one image")
+        images = torch.stack([torch.as_tensor(image) for image in images])
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images must be a tensor or a list of tensors, got {type(images).__name__}")
+    if images.ndim == 3:
+        images = images.unsqueeze(0)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise ValueError(f"images must have shape N×C×H×W with C in (1, 3) and N >= 1, got {tuple(images.shape)}")
+    return to_uint8(images)
+
+
+def _hwc(image: Tensor) -> Any:
+    array = image.permute(1, 2, 0).cpu().numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def _fit_figsize(width: int, height: int) -> tuple[float, float]:
+    # Enlarge small grids (8×8 smoke samples) to a readable size but cap big ones at notebook width.
+    longest = max(width, height)
+    inches = min(10.0, max(3.0, longest / 50.0))
+    return (max(width * inches / longest, 1.0), max(height * inches / longest, 1.0))
