@@ -28,8 +28,8 @@ def _user_names(namespace: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in namespace.items():
         if name.startswith("_") or name in _IPYTHON_NAMES:
             continue
-        if isinstance(value, (types.ModuleType, types.FunctionType, type)):
-            continue  # imports in the parameters cell are not parameters
+        if isinstance(value, types.ModuleType) or callable(value):
+            continue  # imports (modules, functions, classes) are not parameters; parameter values never are callable
         out[name] = value
     return out
 

@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gancore import checkpoint as ckpt_io
 from gancore.config import ConfigError, RunConfig, save_config
+from gancore.data import to_uint8
 from gancore.schedule import Phase, Schedule
 
 CHECKPOINT_FORMAT = 1
@@ -63,11 +64,6 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
     return torch.device(name)
-
-
-def to_uint8(x: Tensor) -> Tensor:
-    """[-1, 1] float images → uint8 (rounded, clamped): the format every metric takes."""
-    return ((x.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
 def count_params(module: nn.Module) -> int:

@@ -38,11 +38,13 @@ def new_figure(**figure_kwargs: Any) -> Figure:
 
 def to_uint8(x: Tensor) -> Tensor:
     """Map float images in [-1, 1] to uint8 [0, 255] (rounded, out-of-range values clamped); uint8 passes through."""
+    from gancore.data import to_uint8 as float_to_uint8
+
     if x.dtype == torch.uint8:
         return x
     if not x.is_floating_point():
         raise ValueError(f"images must be float in [-1, 1] or uint8, got dtype {x.dtype}")
-    return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return float_to_uint8(x.float())
 
 
 def image_grid(images: ImageBatch, *, nrow: int = 8, padding: int = 2) -> Tensor:
