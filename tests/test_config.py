@@ -123,3 +123,12 @@ def test_data_dir_required_for_real_datasets():
 def test_inception_needs_weights_path():
     with pytest.raises(ConfigError, match="inception_weights"):
         progan.load_config(scale="reduced", extractor="inception")
+
+
+def test_claim_runs_apply_their_rows(tmp_path):
+    main = progan.load_config(scale="smoke", out_dir=str(tmp_path), seed=3)
+    rows = {r: progan._claim_config(main, f"row_{r}", ablation=r) for r in "defg"}
+    assert [rows[r].mbstd for r in "defg"] == [False, True, True, True]
+    assert [rows[r].eq_lr for r in "defg"] == [False, False, True, True]
+    assert [rows[r].pixelnorm for r in "defg"] == [False, False, False, True]
+    assert all(c.seed == 3 and c.out_dir.startswith(str(tmp_path)) for c in rows.values())  # user values kept

@@ -1,0 +1,471 @@
+"""ProGAN (Karras et al. 2018): progressive growing trained with WGAN-GP, evaluated with SWD, MS-SSIM and FID.
+
+- §2 growth with fade-in (the schedule in :mod:`gancore.schedule`, real-image blending in
+  :class:`gancore.train.RealImages`),
+- App. A.1 WGAN-GP with ε_drift and n_critic = 1, Adam(0.001, 0, 0.99, 1e-8), G EMA 0.999,
+- Table 1 rows as config switches (:mod:`gancore.recipes.progan_config`),
+- §5 SWD per Laplacian level during training, and FID/IS/KID/MS-SSIM at the end.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gancore import losses
+from gancore.checkpoint import atomic_write_text
+from gancore.config import resolve
+from gancore.models.progan import Discriminator, Generator, sample_latents
+from gancore.recipes.progan_config import ProGANConfig
+from gancore.schedule import Phase, Schedule, fixed_schedule, progressive_schedule, schedule_curve  # noqa: F401
+from gancore.train import Hooks, RealImages, Trainer, TrainingDiverged, count_params, pick_device
+
+PAPER = "progan"
+
+
+def load_config(*, scale: str = "reduced", preset: str = "", **overrides: Any) -> ProGANConfig:
+    """Resolve a ProGAN config: dataclass defaults ← papers/progan/<scale>[-preset].yaml ← ablation ← overrides."""
+    return resolve(ProGANConfig, paper=PAPER, scale=scale, preset=preset, overrides=overrides)
+
+
+def build_networks(cfg: ProGANConfig) -> tuple[Generator, Discriminator]:
+    """G and D of Table 2 with the Table 1 switches of ``cfg``."""
+    common = dict(resolution=cfg.resolution, fmap_base=cfg.fmap_base, fmap_max=cfg.fmap_max,
+                  low_capacity=cfg.low_capacity, eq_lr=cfg.eq_lr)
+    G = Generator(latent_dim=cfg.latent_dim, pixelnorm=cfg.pixelnorm, normalize_latent=cfg.normalize_latent,
+                  norm=cfg.g_norm, act=cfg.g_act, out_act=cfg.g_out, **common)
+    D = Discriminator(mbstd=cfg.mbstd, mbstd_group=cfg.mbstd_group, mbdisc=cfg.mbdisc, norm=cfg.d_norm, **common)
+    return G, D
+
+
+def build_schedule(cfg: ProGANConfig) -> Schedule:
+    if not cfg.progressive:
+        return fixed_schedule(resolution=cfg.resolution, batch_size=cfg.batch_sizes.get(cfg.resolution, cfg.batch_size),
+                              kimg=cfg.total_kimg or cfg.stabilize_kimg)
+    return progressive_schedule(start_resolution=cfg.start_resolution, resolution=cfg.resolution,
+                                stabilize_kimg=cfg.stabilize_kimg, fade_kimg=cfg.fade_kimg,
+                                batch_sizes=cfg.batch_sizes, default_batch=cfg.batch_size)
+
+
+class ProGANMethod:
+    """One WGAN-GP step of ProGAN App. A.1 at the schedule's current resolution and α."""
+
+    def __init__(self, *, cfg: ProGANConfig, device: torch.device):
+        self.cfg = cfg
+        self.device = device
+        torch.manual_seed(cfg.seed)  # network init is part of the seeded run
+        G, D = build_networks(cfg)
+        self.G, self.D = G.to(device), D.to(device)
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+        # Adam holds state only for parameters that got gradients, so blocks that are not grown yet stay untouched.
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        self.schedule = build_schedule(cfg)
+        self.extra: dict[str, Any] = {}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def latent_dim(self) -> int:
+        return self.cfg.latent_dim
+
+    def extra_state(self) -> dict[str, Any]:
+        return dict(self.extra)
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.extra = dict(state)
+
+    def latents(self, n: int, rng: torch.Generator) -> Tensor:
+        # App. A.1: N(0, I) here, projected onto the hypersphere by G's input PixelNorm (normalize_latent).
+        return sample_latents(n, self.cfg.latent_dim, generator=rng).to(self.device)
+
+    def generate(self, G: nn.Module, z: Tensor, phase: Phase, alpha: float, labels: Tensor | None = None) -> Tensor:
+        was = G.training
+        G.eval()
+        try:
+            return G(z, resolution=phase.resolution, alpha=alpha)
+        finally:
+            G.train(was)
+
+    def train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        cfg, G, D = self.cfg, self.G, self.D
+        res, bs = phase.resolution, phase.batch_size
+        critic = lambda x: D(x, resolution=res, alpha=alpha)  # noqa: E731
+        used = 0
+        for _ in range(cfg.n_critic):  # App. A.2 row (a) uses 5 critic steps; ProGAN itself uses 1
+            real, _ = reals(bs)
+            used += bs
+            with torch.no_grad():
+                fake = G(self.latents(bs, rng), resolution=res, alpha=alpha)
+            real_scores, fake_scores = critic(real), critic(fake)
+            d_loss = losses.wgan_d_loss(real_scores, fake_scores, drift=cfg.drift)
+            gp = losses.gradient_penalty(critic, real, fake, gamma=cfg.gp_gamma, generator=rng)
+            self.opt_d.zero_grad(set_to_none=True)
+            (d_loss + cfg.gp_lambda * gp).backward()
+            self.opt_d.step()
+        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        g_loss = losses.wgan_g_loss(critic(G(self.latents(bs, rng), resolution=res, alpha=alpha)))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        out = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach(),
+               "d_real": real_scores.detach().mean()}
+        return out, used
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------------------------------
+def generate_uint8(G: nn.Module, *, n: int, latent_dim: int, resolution: int, alpha: float = 1.0, seed: int = 0,
+                   batch_size: int = 256, device: torch.device | str = "cpu") -> Tensor:
+    """``n`` samples of G (eval mode) as uint8 on the CPU, from latents seeded independently of training."""
+    from gancore.widgets import generate_uint8 as render
+
+    z = sample_latents(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    return render(G, z, gen_kwargs={"resolution": resolution, "alpha": alpha}, batch_size=batch_size)
+
+
+class ProGANEvaluator:
+    """SWD per Laplacian level during training (§5), FID/IS/KID (+ MS-SSIM) at the end, with cached references."""
+
+    def __init__(self, *, cfg: ProGANConfig, data, device: torch.device):
+        self.cfg, self.data, self.device = cfg, data, device
+        self._swd_refs: dict[int, Any] = {}
+
+    def reals(self, resolution: int, n: int) -> Tensor:
+        level = self.data.cache.at(resolution)
+        return level[: min(n, len(level))]
+
+    def swd(self, G: nn.Module, resolution: int, alpha: float, n: int) -> dict[str, float]:
+        from gancore.metrics.swd import SWDReference
+
+        if resolution < 16:  # §5: the pyramid starts at 16×16
+            return {}
+        n = min(n, len(self.data))
+        key = (resolution, n)
+        if key not in self._swd_refs:
+            self._swd_refs[key] = SWDReference(self.reals(resolution, n), seed=self.cfg.seed)
+        fake = generate_uint8(G, n=n, latent_dim=self.cfg.latent_dim, resolution=resolution, alpha=alpha,
+                              seed=self.cfg.seed + 7, device=self.device)
+        return self._swd_refs[key].score(fake)
+
+    def during_training(self, G: nn.Module, phase: Phase, alpha: float) -> dict[str, float]:
+        return self.swd(G, phase.resolution, alpha, self.cfg.metric_num_images)
+
+    def fidelity(self, G: nn.Module, n: int) -> dict[str, float]:
+        """FID/IS/KID at the final resolution, with the shipped shapes network or Inception from a path."""
+        from gancore.metrics.fidelity import fidelity_metrics
+
+        cfg = self.cfg
+        if cfg.extractor == "shapes" and cfg.dataset != "shapes":
+            warnings.warn("FID/IS/KID skipped: the shipped shapes network only describes the shapes dataset; "
+                          "pass extractor='inception' and inception_weights=PATH for real data", stacklevel=2)
+            return {}
+        n = min(n, len(self.data))
+        fake = generate_uint8(G, n=n, latent_dim=cfg.latent_dim, resolution=cfg.resolution, seed=cfg.seed + 11,
+                              device=self.device)
+        # The key names the real set exactly, so cached statistics are never reused for other data.
+        source = cfg.data_dir or f"size{cfg.dataset_size}-seed{cfg.seed}"
+        digest = hashlib.sha1(str(Path(source).resolve() if cfg.data_dir else source).encode()).hexdigest()[:10]
+        cache_key = f"{cfg.dataset}-{digest}-res{cfg.resolution}-n{n}"
+        return fidelity_metrics(fake, self.reals(cfg.resolution, n), metrics=("fid", "is", "kid"),
+                                extractor=cfg.extractor, inception_weights=cfg.inception_weights,
+                                cache_dir=Path(cfg.out_dir).parent / ".fidelity-cache", cache_key=cache_key,
+                                device=str(self.device))
+
+    def final(self, G: nn.Module) -> dict[str, float]:
+        from gancore.metrics.msssim import ms_ssim_pairs
+
+        cfg = self.cfg
+        n = cfg.final_num_images
+        out = dict(self.fidelity(G, n))
+        out.update(self.swd(G, cfg.resolution, 1.0, n))
+        fake = generate_uint8(G, n=min(n, 1000), latent_dim=cfg.latent_dim, resolution=cfg.resolution,
+                              seed=cfg.seed + 13, device=self.device)
+        if cfg.resolution >= 16:
+            out["ms_ssim"] = ms_ssim_pairs(fake, num_pairs=min(1000, len(fake) * 2), seed=cfg.seed)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A whole run
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class ProGANRun:
+    cfg: ProGANConfig
+    method: ProGANMethod
+    trainer: Trainer
+    evaluator: ProGANEvaluator
+    summary: dict[str, Any]
+
+    @property
+    def G_ema(self) -> nn.Module:
+        return self.trainer.ema.module
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    def log(self) -> list[dict]:
+        from gancore.viz import read_log
+
+        return read_log(self.out_dir / "log.jsonl")
+
+
+def build_data(cfg: ProGANConfig):
+    from gancore.data import build_dataset
+
+    size = min(cfg.dataset_size, 64) if cfg.dry_run else cfg.dataset_size
+    if cfg.dry_run and cfg.dataset != "shapes":
+        return None  # a dry run does not decode real data
+    return build_dataset(cfg.dataset, resolution=cfg.resolution, data_dir=cfg.data_dir, size=size,
+                         seed=cfg.seed, download=cfg.download, strict=cfg.strict_images)
+
+
+class _NoData:
+    """Stands in for real data in a dry run with cifar10/folder: nothing is decoded."""
+
+    labels = torch.zeros(1, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return 1
+
+
+def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
+
+
+def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
+    """Merge fields (e.g. the notebook's claims table) into an existing summary.json."""
+    path = Path(out_dir) / "summary.json"
+    summary = json.loads(path.read_text()) if path.exists() else {}
+    summary.update(fields)
+    write_summary(out_dir, summary)
+    return summary
+
+
+def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool = True,
+        baseline: bool = True) -> ProGANRun:
+    """Train (or resume, or dry-run) ProGAN under the run contract and return the run with its summary.
+
+    ``data`` may pass in an already built dataset (from :func:`build_data` with the same config) to skip a rebuild.
+    ``baseline`` measures the untrained G's FID first (the yardstick of the reduced-scale quality bar).
+    """
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    method = ProGANMethod(cfg=cfg, device=device)
+    if data is None:
+        data = build_data(cfg)
+    images = RealImages(data=data, keep_on_device=device.type == "cuda") if data is not None else _NoData()
+    evaluator = ProGANEvaluator(cfg=cfg, data=data, device=device)
+    hooks = Hooks(evaluate=evaluator.during_training if (evaluate and data is not None) else None)
+    trainer = Trainer(cfg=cfg, method=method, data=images, device=device, hooks=hooks)
+    summary_path = Path(cfg.out_dir) / "summary.json"
+    base = {
+        "paper": PAPER, "scale": cfg.scale, "preset": cfg.preset, "ablation": cfg.ablation,
+        "dataset": cfg.dataset, "resolution": cfg.resolution, "device": str(device),
+        "params": {"G": count_params(method.G), "D": count_params(method.D)},
+        "schedule": method.schedule.to_list(),
+        "growth_points_kimg": method.schedule.growth_points_kimg(),
+        "total_kimg": trainer.total_nimg / 1000,
+    }
+    if cfg.dry_run:
+        result = trainer.run(progress=False)
+        summary = {**base, "status": "dry_run", "kimg": result["nimg"] / 1000}
+        write_summary(cfg.out_dir, summary)
+        return ProGANRun(cfg, method, trainer, evaluator, summary)
+
+    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    fresh = not trainer.try_resume()
+    if fresh and evaluate and baseline:
+        # The untrained G is the yardstick for "training helped" (e.g. FID at most half of it).
+        method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, min(cfg.final_num_images, 1024))
+    t0 = time.perf_counter()
+    result = trainer.run(progress=progress)
+    done_before = (previous.get("status") == "complete" and previous.get("nimg") == result["nimg"]
+                   and "final" in previous)
+    if done_before:
+        summary = previous  # a finished run re-executed: reuse its final metrics instead of recomputing
+    else:
+        final = evaluator.final(trainer.ema.module) if evaluate else {}
+        train_s = trainer.state.train_seconds
+        summary = {
+            **base, "status": result["status"], "nimg": result["nimg"], "kimg": result["nimg"] / 1000,
+            "train_seconds": round(train_s, 2), "wall_seconds_this_session": round(time.perf_counter() - t0, 2),
+            "img_per_s": round(result["nimg"] / max(train_s, 1e-9), 2),
+            "initial": method.extra.get("initial_metrics", {}), "final": final,
+            "claims": previous.get("claims", []),
+        }
+    write_summary(cfg.out_dir, summary)
+    return ProGANRun(cfg, method, trainer, evaluator, summary)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Architecture summary (Table 2) and the notebook's claim experiments
+# ---------------------------------------------------------------------------------------------------------------------
+def architecture_table(G: Generator, D: Discriminator) -> "pandas.DataFrame":
+    """Parameters per resolution block of G and D, like Table 2 (toRGB/fromRGB listed separately)."""
+    import pandas as pd
+
+    rows = []
+    for res in G.resolutions:
+        g_block = sum(p.numel() for n, p in G.named_parameters() if _block_of(n) == ("block", res))
+        g_rgb = sum(p.numel() for n, p in G.named_parameters() if _block_of(n) == ("rgb", res))
+        d_block = sum(p.numel() for n, p in D.named_parameters() if _block_of(n) == ("block", res))
+        d_rgb = sum(p.numel() for n, p in D.named_parameters() if _block_of(n) == ("rgb", res))
+        rows.append({"resolution": f"{res}×{res}", "G block": g_block, "G toRGB": g_rgb,
+                     "D block": d_block, "D fromRGB": d_rgb})
+    sums = {c: sum(r[c] for r in rows) for c in ("G block", "G toRGB", "D block", "D fromRGB")}
+    other_g = count_params(G) - sums["G block"] - sums["G toRGB"]
+    other_d = count_params(D) - sums["D block"] - sums["D fromRGB"]
+    if other_g or other_d:  # e.g. D's final dense head
+        rows.append({"resolution": "head/other", "G block": other_g, "G toRGB": 0, "D block": other_d,
+                     "D fromRGB": 0})
+    rows.append({"resolution": "total", "G block": count_params(G), "G toRGB": "", "D block": count_params(D),
+                 "D fromRGB": ""})
+    return pd.DataFrame(rows)
+
+
+def _block_of(name: str) -> tuple[str, int] | None:
+    """Map a parameter name to ('block'|'rgb', resolution) using the networks' ModuleDicts keyed by resolution."""
+    parts = name.split(".")
+    if len(parts) > 2 and parts[1].isdigit():
+        if parts[0] == "blocks":
+            return "block", int(parts[1])
+        if parts[0] in ("to_rgb", "from_rgb"):
+            return "rgb", int(parts[1])
+    return None
+
+
+def _claim_config(cfg: ProGANConfig, name: str, **changes: Any) -> ProGANConfig:
+    """A side-run config: the main run's preset and *user* overrides, then ``changes`` (e.g. an ablation row).
+
+    Only fields the user changed relative to the preset are carried over, so a Table 1 row's switches are not masked
+    by the main run's values of the same fields.
+    """
+    preset_cfg = resolve(ProGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset,
+                         overrides={"ablation": cfg.ablation, "dry_run": True})
+    skip = {"paper", "scale", "preset", "ablation", "out_dir", "dry_run"}
+    user = {k: v for k, v in cfg.to_dict().items() if k not in skip and getattr(preset_cfg, k) != v}
+    values = {**user, "out_dir": str(Path(cfg.out_dir) / "claims" / name), "metrics_every_kimg": 0.0,
+              "sample_every_kimg": 1e9, "ckpt_every_kimg": 1e9, "log_every_kimg": 0.5, **changes}
+    return resolve(ProGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset, overrides=values)
+
+
+def claim_experiments(cfg: ProGANConfig, *, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Short runs beside the main one, each a full resumable run under ``out_dir/claims/<name>``.
+
+    - ``progressive`` vs ``fixed``: the same config with and without growth, each trained for ``claims_seconds``
+      of wall-clock time (Fig. 4: progressive growing converges to a better SWD in the same time).
+    - Table 1 rows (d), (e), (f), (g) for ``claims_kimg`` at ``claims_resolution``: minibatch stddev, equalized
+      learning rate and pixelwise normalization enabled one by one. ``low_capacity`` is left as the preset has it
+      so all rows share the reduced networks.
+    """
+    # Fewer final images than the main run: these runs compare configurations, and MS-SSIM costs ~5 ms a pair.
+    common = dict(final_num_images=min(cfg.final_num_images, 512), metric_num_images=min(cfg.metric_num_images, 512))
+    specs = {
+        "progressive": dict(progressive=True, stabilize_kimg=cfg.claims_phase_kimg, fade_kimg=cfg.claims_phase_kimg,
+                            max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation=""),
+        "fixed": dict(progressive=False, max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation=""),
+    }
+    for row in ("d", "e", "f", "g"):
+        specs[f"row_{row}"] = dict(ablation=row, resolution=min(cfg.claims_resolution, cfg.resolution), total_kimg=cfg.claims_kimg,
+                                   stabilize_kimg=cfg.claims_kimg / 4, fade_kimg=cfg.claims_kimg / 4,
+                                   low_capacity=cfg.low_capacity, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim)
+    results = {}
+    for name, changes in specs.items():
+        sub = _claim_config(cfg, name, **common, **changes)
+        try:
+            r = run(sub, progress=progress, evaluate=True, baseline=False)
+        except TrainingDiverged as e:  # a diverging configuration is a result, not a reason to stop the notebook
+            results[name] = {"diverged": str(e)}
+            continue
+        results[name] = {"kimg": r.summary.get("kimg"), "train_seconds": r.summary.get("train_seconds"),
+                         **{k: v for k, v in r.summary.get("final", {}).items()}}
+    return results
+
+
+def claims_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of paper claim | paper's figure | this run | holds?, fed from papers/progan/paper.yaml."""
+    from gancore.config import load_yaml, papers_dir
+
+    claims = load_yaml(papers_dir() / PAPER / "paper.yaml")["claims"]
+
+    def avg(name: str) -> float:
+        return float(results[name].get("swd_avg", float("nan")))
+
+    def row(key: str, this_run: str, holds: bool) -> dict[str, Any]:
+        c = claims[key]
+        return {"claim": c["claim"], "paper": c["paper"], "this run": this_run, "holds": bool(holds)}
+
+    p, f = avg("progressive"), avg("fixed")
+    kimg = lambda name: results[name].get("kimg", float("nan"))  # noqa: E731
+    out = [row("progressive_vs_fixed",
+               f"avg SWD×10³ {p:.2f} (progressive, {kimg('progressive'):.1f} kimg) vs {f:.2f} "
+               f"(fixed, {kimg('fixed'):.1f} kimg) after {results['fixed'].get('train_seconds', 0):.0f} s", p < f)]
+    for key, (a, b) in {"mbstd": ("d", "e"), "eq_lr": ("e", "f"), "pixelnorm": ("f", "g")}.items():
+        sa, sb = avg(f"row_{a}"), avg(f"row_{b}")
+        out.append(row(key, f"avg SWD×10³ ({a}) {sa:.2f} → ({b}) {sb:.2f}", sb < sa))
+    ms = [results[f"row_{r}"].get("ms_ssim", float("nan")) for r in "defg"]
+    sw = [avg(f"row_{r}") for r in "defg"]
+    ms_spread = (max(ms) - min(ms)) / max(1e-9, sum(ms) / len(ms))
+    sw_spread = (max(sw) - min(sw)) / max(1e-9, sum(sw) / len(sw))
+    out.append(row("msssim_blind", f"relative spread over rows d–g: MS-SSIM {ms_spread:.1%}, SWD {sw_spread:.1%}",
+                   ms_spread < sw_spread))
+    return out
+
+
+def table2_check() -> list[dict[str, Any]]:
+    """Parameter counts of the 1024² G and D (App. A.1 defaults) beside Table 2's 23.1M each."""
+    G, D = build_networks(ProGANConfig(resolution=1024))
+    rows = []
+    for name, net in (("G", G), ("D", D)):
+        n = count_params(net)
+        rows.append({"network": name, "paper (M)": 23.1, "gancore (M)": round(n / 1e6, 3),
+                     "difference": f"{(n / 23.1e6 - 1):+.2%}"})
+    return rows
+
+
+def pyramid_figure(data, *, n: int = 8):
+    """The same ``n`` real images at every cached resolution (upscaled for display), finest last."""
+    from gancore.viz import show_grid
+
+    top = data.resolution
+    rows = []
+    for r in [2**k for k in range(2, top.bit_length()) if 2**k <= top]:
+        level = data.cache.at(r)[:n].float()
+        rows.append(torch.nn.functional.interpolate(level, size=top, mode="nearest").round().to(torch.uint8))
+    return show_grid(torch.cat(rows), nrow=n, title="reals at 4×4 … full resolution (rows)")
+
+
+def growth_figure(out_dir: str | Path, *, n: int = 8):
+    """The first ``n`` fixed-latent samples at the end of every phase, one row each, upscaled to the largest size."""
+    import numpy as np
+    from PIL import Image
+    from gancore.viz import show_grid
+
+    folder = Path(out_dir, "samples")
+    kimg = lambda p: float(p.stem.split("kimg")[1].split("-")[0])  # noqa: E731
+    paths = sorted(folder.glob("end-*.png"), key=kimg) + sorted(folder.glob("final-*.png"), key=kimg)
+    if not paths:
+        raise FileNotFoundError(f"no phase-end samples in {folder}")
+    rows = []
+    for p in paths:
+        res = int(p.stem.rsplit("res", 1)[1])
+        grid = torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1)
+        # Trainer.save_samples writes 8 per row with 1 px padding: tile i of the first row starts at 1 + i·(res+1).
+        tiles = [grid[:, 1:1 + res, 1 + i * (res + 1):1 + i * (res + 1) + res] for i in range(n)]
+        rows.append(torch.stack(tiles))
+    top = max(t.shape[-1] for t in rows)
+    rows = [torch.nn.functional.interpolate(t.float(), size=top, mode="nearest").to(torch.uint8) for t in rows]
+    names = ", ".join(p.stem.split("-kimg")[0].replace("end-", "") for p in paths)
+    return show_grid(torch.cat(rows), nrow=n, title=f"rows: {names}")
