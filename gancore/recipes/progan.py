@@ -160,37 +160,40 @@ class ProGANEvaluator:
     def during_training(self, G: nn.Module, phase: Phase, alpha: float) -> dict[str, float]:
         return self.swd(G, phase.resolution, alpha, self.cfg.metric_num_images)
 
-    def fidelity(self, G: nn.Module, n: int) -> dict[str, float]:
-        """FID/IS/KID at the final resolution, with the shipped shapes network or Inception from a path."""
+    def fidelity(self, G: nn.Module, n: int, *, resolution: int | None = None, alpha: float = 1.0) -> dict[str, float]:
+        """FID/IS/KID with the shipped shapes network or Inception from a path (default: the final resolution)."""
         from gancore.metrics.fidelity import fidelity_metrics
 
         cfg = self.cfg
+        res = resolution or cfg.resolution
         if cfg.extractor == "shapes" and cfg.dataset != "shapes":
             warnings.warn("FID/IS/KID skipped: the shipped shapes network only describes the shapes dataset; "
                           "pass extractor='inception' and inception_weights=PATH for real data", stacklevel=2)
             return {}
         n = min(n, len(self.data))
-        fake = generate_uint8(G, n=n, latent_dim=cfg.latent_dim, resolution=cfg.resolution, seed=cfg.seed + 11,
+        fake = generate_uint8(G, n=n, latent_dim=cfg.latent_dim, resolution=res, alpha=alpha, seed=cfg.seed + 11,
                               device=self.device)
         # The key names the real set exactly, so cached statistics are never reused for other data.
-        source = cfg.data_dir or f"size{cfg.dataset_size}-seed{cfg.seed}"
-        digest = hashlib.sha1(str(Path(source).resolve() if cfg.data_dir else source).encode()).hexdigest()[:10]
-        cache_key = f"{cfg.dataset}-{digest}-res{cfg.resolution}-n{n}"
-        return fidelity_metrics(fake, self.reals(cfg.resolution, n), metrics=("fid", "is", "kid"),
+        source = str(Path(cfg.data_dir).resolve()) if cfg.data_dir else f"size{cfg.dataset_size}-seed{cfg.seed}"
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        cache_key = f"{cfg.dataset}-{digest}-res{res}-n{n}"
+        return fidelity_metrics(fake, self.reals(res, n), metrics=("fid", "is", "kid"),
                                 extractor=cfg.extractor, inception_weights=cfg.inception_weights,
                                 cache_dir=Path(cfg.out_dir).parent / ".fidelity-cache", cache_key=cache_key,
                                 device=str(self.device))
 
-    def final(self, G: nn.Module) -> dict[str, float]:
+    def final(self, G: nn.Module, *, resolution: int | None = None, alpha: float = 1.0) -> dict[str, float]:
+        """All end-of-run metrics at the resolution the run reached (a time-limited run may stop mid-growth)."""
         from gancore.metrics.msssim import ms_ssim_pairs
 
         cfg = self.cfg
+        res = resolution or cfg.resolution
         n = cfg.final_num_images
-        out = dict(self.fidelity(G, n))
-        out.update(self.swd(G, cfg.resolution, 1.0, n))
-        fake = generate_uint8(G, n=min(n, 1000), latent_dim=cfg.latent_dim, resolution=cfg.resolution,
+        out = dict(self.fidelity(G, n, resolution=res, alpha=alpha))
+        out.update(self.swd(G, res, alpha, n))
+        fake = generate_uint8(G, n=min(n, 1000), latent_dim=cfg.latent_dim, resolution=res, alpha=alpha,
                               seed=cfg.seed + 13, device=self.device)
-        if cfg.resolution >= 16:
+        if res >= 16:
             out["ms_ssim"] = ms_ssim_pairs(fake, num_pairs=min(1000, len(fake) * 2), seed=cfg.seed)
         return out
 
@@ -296,12 +299,14 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     if done_before:
         summary = previous  # a finished run re-executed: reuse its final metrics instead of recomputing
     else:
-        final = evaluator.final(trainer.ema.module) if evaluate else {}
+        reached, alpha = method.schedule.at(result["nimg"])
+        final = evaluator.final(trainer.ema.module, resolution=reached.resolution, alpha=alpha) if evaluate else {}
         train_s = trainer.state.train_seconds
         summary = {
             **base, "status": result["status"], "nimg": result["nimg"], "kimg": result["nimg"] / 1000,
             "train_seconds": round(train_s, 2), "wall_seconds_this_session": round(time.perf_counter() - t0, 2),
             "img_per_s": round(result["nimg"] / max(train_s, 1e-9), 2),
+            "final_resolution": reached.resolution, "final_alpha": alpha,
             "initial": method.extra.get("initial_metrics", {}), "final": final,
             "claims": previous.get("claims", []),
         }
@@ -372,13 +377,14 @@ def claim_experiments(cfg: ProGANConfig, *, progress: bool = False) -> dict[str,
     """
     # Fewer final images than the main run: these runs compare configurations, and MS-SSIM costs ~5 ms a pair.
     common = dict(final_num_images=min(cfg.final_num_images, 512), metric_num_images=min(cfg.metric_num_images, 512))
+    res = min(cfg.claims_resolution, cfg.resolution)
     specs = {
         "progressive": dict(progressive=True, stabilize_kimg=cfg.claims_phase_kimg, fade_kimg=cfg.claims_phase_kimg,
-                            max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation=""),
-        "fixed": dict(progressive=False, max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation=""),
+                            max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation="", resolution=res),
+        "fixed": dict(progressive=False, max_seconds=cfg.claims_seconds, total_kimg=1e6, ablation="", resolution=res),
     }
     for row in ("d", "e", "f", "g"):
-        specs[f"row_{row}"] = dict(ablation=row, resolution=min(cfg.claims_resolution, cfg.resolution), total_kimg=cfg.claims_kimg,
+        specs[f"row_{row}"] = dict(ablation=row, resolution=res, total_kimg=cfg.claims_kimg,
                                    stabilize_kimg=cfg.claims_kimg / 4, fade_kimg=cfg.claims_kimg / 4,
                                    low_capacity=cfg.low_capacity, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim)
     results = {}
@@ -390,6 +396,7 @@ def claim_experiments(cfg: ProGANConfig, *, progress: bool = False) -> dict[str,
             results[name] = {"diverged": str(e)}
             continue
         results[name] = {"kimg": r.summary.get("kimg"), "train_seconds": r.summary.get("train_seconds"),
+                         "resolution": r.summary.get("final_resolution"), "alpha": r.summary.get("final_alpha"),
                          **{k: v for k, v in r.summary.get("final", {}).items()}}
     return results
 
@@ -408,10 +415,13 @@ def claims_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return {"claim": c["claim"], "paper": c["paper"], "this run": this_run, "holds": bool(holds)}
 
     p, f = avg("progressive"), avg("fixed")
-    kimg = lambda name: results[name].get("kimg", float("nan"))  # noqa: E731
+    prog, fixed = results["progressive"], results["fixed"]
+    grown = prog.get("resolution") == fixed.get("resolution") and prog.get("alpha") == 1.0
+    note = "" if grown else f" (progressive had only reached {prog.get('resolution')}², α={prog.get('alpha', 0):.2f})"
     out = [row("progressive_vs_fixed",
-               f"avg SWD×10³ {p:.2f} (progressive, {kimg('progressive'):.1f} kimg) vs {f:.2f} "
-               f"(fixed, {kimg('fixed'):.1f} kimg) after {results['fixed'].get('train_seconds', 0):.0f} s", p < f)]
+               f"avg SWD×10³ at {fixed.get('resolution')}²: {p:.2f} (progressive, {prog.get('kimg', 0):.1f} kimg) vs "
+               f"{f:.2f} (fixed, {fixed.get('kimg', 0):.1f} kimg) after {fixed.get('train_seconds', 0):.0f} s{note}",
+               grown and p < f)]
     for key, (a, b) in {"mbstd": ("d", "e"), "eq_lr": ("e", "f"), "pixelnorm": ("f", "g")}.items():
         sa, sb = avg(f"row_{a}"), avg(f"row_{b}")
         out.append(row(key, f"avg SWD×10³ ({a}) {sa:.2f} → ({b}) {sb:.2f}", sb < sa))
