@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 
+def count_params(module: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of (trainable, by default) parameters, as in ProGAN Table 2's "Total trainable parameters"."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
 def _require_4d(x: Tensor, name: str) -> None:
     if x.dim() != 4:
         raise ValueError(f"{name} expects an N×C×H×W tensor, got shape {tuple(x.shape)}")

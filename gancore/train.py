@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from gancore import checkpoint as ckpt_io
 from gancore.config import ConfigError, RunConfig, save_config
 from gancore.data import to_uint8
+from gancore.nn import count_params  # noqa: F401  (re-exported for the recipes)
 from gancore.schedule import Phase, Schedule
 
 CHECKPOINT_FORMAT = 1
@@ -64,10 +65,6 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
     return torch.device(name)
-
-
-def count_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from gancore.nn import (
+from gancore.nn import (  # noqa: F401  (count_params is re-exported)
+    count_params,
     Downsample2x,
     EqualizedConv2d,
     EqualizedLinear,
@@ -123,11 +124,6 @@ def sample_latents(n: int, dim: int, *, generator: torch.Generator | None = None
         raise ValueError(f"need n >= 0 and dim >= 1, got n={n}, dim={dim}")
     draw_device = generator.device if generator is not None else device
     return torch.randn(n, dim, generator=generator, device=draw_device).to(device)
-
-
-def count_params(module: nn.Module, *, trainable_only: bool = True) -> int:
-    """Number of (trainable, by default) parameters, as in ProGAN Table 2's "Total trainable parameters"."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
