@@ -61,3 +61,20 @@ def test_ci_calls_the_readme_test_command():
 def test_shipped_weights_are_package_data():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "metrics/weights/*.pt" in project["tool"]["setuptools"]["package-data"]["gancore"]
+
+
+def test_demo_summary_reports_metrics_and_failures(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("run_demo", ROOT / "scripts" / "run_demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    (tmp_path / "summary.json").write_text(json.dumps({
+        "status": "complete", "kimg": 36.0, "train_seconds": 199.0, "img_per_s": 181.0,
+        "params": {"G": 277116, "D": 212433}, "initial": {"fid": 134.1}, "final": {"fid": 49.0, "swd_avg": 60.6},
+        "claims": [{"claim": "c", "this run": "x", "holds": True}]}))
+    lines = "\n".join(demo.summarize("progan", tmp_path, 300.0, None))
+    assert "ratio 0.37" in lines and "claim holds: c" in lines and "277,116" in lines
+    failed = "\n".join(demo.summarize("progan", tmp_path, 3.0, "PapermillExecutionError: boom"))
+    assert "FAILED" in failed and "boom" in failed
