@@ -74,5 +74,5 @@ def test_committed_notebooks_are_clean():
         content = nbformat.read(nb, as_version=4)
         params = [c for c in content.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1, nb.name
-        assert 'scale = "reduced"' in params[0].source  # users get reduced by default
+        assert 'scale: str = "reduced"' in params[0].source  # users get reduced by default
         assert all(not c.get("outputs") for c in content.cells if c.cell_type == "code"), "strip outputs"
