@@ -63,6 +63,7 @@ class RunConfig:
     download: bool = False  # allow torchvision to download CIFAR-10 (never at default settings)
     dataset_size: int = 10000  # number of procedural shapes images (shapes only)
     strict_images: bool = False  # a corrupt image is an error instead of a counted warning
+    mirror_augment: bool = False  # flip half the reals left-right (ProGAN App. G, for 100k-image LSUN categories)
     out_dir: str = ""  # run folder; "" means runs/<paper>-<scale>[-<preset>][-<ablation>]
     seed: int = 0  # seeds data order, latents, init and every random draw of the run
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto picks CUDA when present

@@ -118,7 +118,9 @@ class Trainer:
     def reals(self, batch_size: int, resolution: int, alpha: float) -> tuple[Tensor, Tensor]:
         """Next real minibatch at the network's resolution, blended across resolutions during a fade (ProGAN §2)."""
         idx = self.stream.next_indices(batch_size)
-        return self.data.batch(idx, resolution=resolution, alpha=alpha, device=self.device)
+        # Flips come from the loop's generator, so a resumed run draws the same ones.
+        flip = torch.rand(batch_size, generator=self.rng) < 0.5 if self.cfg.mirror_augment else None
+        return self.data.batch(idx, resolution=resolution, alpha=alpha, device=self.device, flip=flip)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def _rng_state(self) -> dict[str, Any]:
@@ -359,9 +361,13 @@ class RealImages:
             self._levels[resolution] = lv.to(self._device) if self._device_copy else lv
         return self._levels[resolution]
 
-    def batch(self, idx: Tensor, *, resolution: int, alpha: float, device: torch.device) -> tuple[Tensor, Tensor]:
+    def batch(self, idx: Tensor, *, resolution: int, alpha: float, device: torch.device,
+              flip: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Reals for indices ``idx``; ``flip`` (bool per image) mirrors those images left-right (App. G)."""
         lv = self.level(resolution)
         x = lv[idx.to(lv.device)].to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if flip is not None and bool(flip.any()):
+            x = torch.where(flip.to(device).view(-1, 1, 1, 1), x.flip(-1), x)
         if alpha < 1.0:
             low = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2,
                                                   mode="nearest")

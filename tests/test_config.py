@@ -22,7 +22,7 @@ def test_full_presets_encode_the_paper():
     assert (celeba.lr, celeba.beta1, celeba.beta2, celeba.adam_eps) == (0.001, 0.0, 0.99, 1e-8)
     assert (celeba.drift, celeba.n_critic, celeba.ema_decay, celeba.gp_lambda) == (0.001, 1, 0.999, 10.0)
     lsun = progan.load_config(scale="full", preset="lsun256", dry_run=True)
-    assert (lsun.resolution, lsun.stabilize_kimg) == (256, 800)  # App. A.2
+    assert (lsun.resolution, lsun.stabilize_kimg, lsun.mirror_augment) == (256, 800, True)  # App. A.2, App. G
     cifar = progan.load_config(scale="full", preset="cifar10", dry_run=True)
     g750 = progan.load_config(scale="full", preset="cifar10-gamma750", dry_run=True)
     assert (cifar.resolution, cifar.dataset, cifar.gp_gamma) == (32, "cifar10", 1.0)

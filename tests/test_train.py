@@ -159,3 +159,21 @@ def test_foreign_file_is_not_a_checkpoint(tmp_path):
     torch.save({"weights": torch.ones(1)}, p)
     with pytest.raises(ckpt_io.CheckpointError, match="not a gancore checkpoint"):
         ckpt_io.load_checkpoint(p)
+
+
+def test_mirror_augment_flips_some_reals_and_resumes_exactly(tiny_progan_overrides, tmp_path):
+    from gancore.data import build_dataset
+    from gancore.train import RealImages
+
+    data = build_dataset("shapes", resolution=8, size=16, seed=0)
+    reals = RealImages(data=data)
+    idx = torch.arange(4)
+    plain, _ = reals.batch(idx, resolution=8, alpha=1.0, device=torch.device("cpu"))
+    flip = torch.tensor([True, False, True, False])
+    mixed, _ = reals.batch(idx, resolution=8, alpha=1.0, device=torch.device("cpu"), flip=flip)
+    assert torch.equal(mixed[0], plain[0].flip(-1)) and torch.equal(mixed[1], plain[1])
+    over = {**tiny_progan_overrides, "mirror_augment": True}
+    straight = _run({**over, "out_dir": str(tmp_path / "a"), "total_kimg": 0.04})
+    _run({**over, "out_dir": str(tmp_path / "b"), "total_kimg": 0.024})
+    resumed = _run({**over, "out_dir": str(tmp_path / "b"), "total_kimg": 0.04})
+    _assert_same(_state(straight), _state(resumed))
