@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import json
 import os
 import types
@@ -85,11 +84,6 @@ class RunConfig:
     # ---- helpers -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def digest(self, *, ignore: tuple[str, ...] = ()) -> str:
-        """Hash of the fields that change results, used to refuse resuming a run with another config."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ignore}
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def default_out_dir(self) -> str:
         parts = [self.paper or "run", self.scale]

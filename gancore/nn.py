@@ -318,3 +318,141 @@ class MinibatchDiscrimination(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# BigGAN (Brock et al. 2019) — spectral norm, self-attention, conditional BatchNorm (§3, App. B, App. C)
+# ---------------------------------------------------------------------------------------------------------------------
+# Cross-replica BatchNorm (App. C): these layers use plain nn.BatchNorm2d; under DistributedDataParallel the training
+# code converts them with `torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)`, which aggregates the batch statistics
+# across all devices as the paper's TPU implementation does. On one device the two are identical.
+__all__ += ["sn", "SNConv2d", "SNLinear", "SNEmbedding", "SelfAttention", "ConditionalBatchNorm2d"]
+
+def sn(module: nn.Module, *, eps: float = 1e-4, ortho_init: bool = False, n_power_iterations: int = 1) -> nn.Module:
+    """Spectral normalization (Miyato et al. 2018; BigGAN App. C) of `module.weight` via torch's parametrization.
+
+    Args:
+        module: a layer with a `weight` (Conv2d, Linear, Embedding).
+        eps: stabiliser of the power-iteration vector norms; BigGAN raises it from 1e-8 (here torch's 1e-12) to 1e-4.
+        ortho_init: orthogonally initialise the weight first (BigGAN App. C), so the power-iteration vectors that
+            `spectral_norm` warms up at registration already belong to the final weight.
+        n_power_iterations: power iterations per training forward pass (1, as in SN-GAN/SAGAN/BigGAN).
+    """
+    if eps <= 0:
+        raise ValueError(f"spectral-norm eps must be > 0, got {eps}")
+    if not isinstance(getattr(module, "weight", None), torch.Tensor):
+        raise ValueError(f"sn() needs a module with a weight tensor, got {type(module).__name__}")
+    if ortho_init:
+        nn.init.orthogonal_(module.weight)
+    return nn.utils.parametrizations.spectral_norm(module, n_power_iterations=n_power_iterations, eps=eps)
+
+
+def SNConv2d(*, in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True, sn_eps: float = 1e-4,
+             ortho_init: bool = False) -> nn.Module:
+    """Spectrally normalised "same"-padded convolution (BigGAN App. B). Arguments as nn.Conv2d plus `sn`'s."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+    return sn(conv, eps=sn_eps, ortho_init=ortho_init)
+
+
+def SNLinear(*, in_features: int, out_features: int, bias: bool = True, sn_eps: float = 1e-4,
+             ortho_init: bool = False) -> nn.Module:
+    """Spectrally normalised fully-connected layer (BigGAN App. B). Arguments as nn.Linear plus `sn`'s."""
+    return sn(nn.Linear(in_features, out_features, bias=bias), eps=sn_eps, ortho_init=ortho_init)
+
+
+def SNEmbedding(*, num_embeddings: int, embedding_dim: int, sn_eps: float = 1e-4, ortho_init: bool = False) -> nn.Module:
+    """Spectrally normalised class embedding, used by the projection discriminator (BigGAN App. B)."""
+    return sn(nn.Embedding(num_embeddings, embedding_dim), eps=sn_eps, ortho_init=ortho_init)
+
+
+class SelfAttention(nn.Module):
+    """SAGAN non-local block (Zhang et al. 2019), inserted at one resolution of BigGAN's G and D (App. B, App. C).
+
+    θ and φ are 1×1 convs to C/8 channels, g to C/2; φ and g are 2×2 max-pooled (4× fewer keys, as in SAGAN/BigGAN);
+    β = softmax_keys(θᵀφ); o = 1×1 conv of g·βᵀ back to C channels; output x + γ·o with a learnable γ that starts at
+    0, so the block begins as the identity and the network learns how much non-local evidence to use.
+
+    Args:
+        channels: feature channels C (at least 8, so θ/φ keep one channel).
+        sn_eps: spectral-norm eps of the four 1×1 convs.
+        ortho_init: orthogonal initialisation of the convs (BigGAN App. C).
+    """
+
+    def __init__(self, *, channels: int, sn_eps: float = 1e-4, ortho_init: bool = False) -> None:
+        super().__init__()
+        if channels < 8:
+            raise ValueError(f"SelfAttention needs channels >= 8 (θ/φ use channels // 8), got {channels}")
+        self.channels = channels
+        conv = dict(kernel_size=1, bias=False, sn_eps=sn_eps, ortho_init=ortho_init)
+        self.theta = SNConv2d(in_channels=channels, out_channels=channels // 8, **conv)
+        self.phi = SNConv2d(in_channels=channels, out_channels=channels // 8, **conv)
+        self.g = SNConv2d(in_channels=channels, out_channels=channels // 2, **conv)
+        self.o = SNConv2d(in_channels=channels // 2, out_channels=channels, **conv)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _require_4d(x, "SelfAttention")
+        n, c, h, w = x.shape
+        if c != self.channels:
+            raise ValueError(f"SelfAttention built for {self.channels} channels, got input with {c}")
+        if h % 2 or w % 2:
+            raise ValueError(f"SelfAttention pools keys 2×2 and needs even H and W, got {(h, w)}")
+        theta = self.theta(x).flatten(2)  # N×C/8×HW
+        phi = F.max_pool2d(self.phi(x), 2).flatten(2)  # N×C/8×HW/4
+        g = F.max_pool2d(self.g(x), 2).flatten(2)  # N×C/2×HW/4
+        beta = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # N×HW×HW/4, each query's weights over keys
+        attended = (g @ beta.transpose(1, 2)).view(n, c // 2, h, w)
+        return x + self.gamma * self.o(attended)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Class-conditional BatchNorm with per-sample gain and bias (BigGAN §3, App. B; de Vries/Dumoulin et al. 2017).
+
+    y = BN(x)·(1 + W_γ c) + W_β c: BatchNorm without its own affine, then a one-centred gain and a zero-centred bias,
+    both linear projections (no bias) of the condition vector c — in BigGAN the shared class embedding concatenated
+    with this block's z chunk. With `spectral_norm=False` and a one-hot c the projections are exactly per-layer class
+    embedding tables (the non-shared CBN of SAGAN / Table 1's first rows). Cross-replica BN: see the section comment.
+
+    Args:
+        num_features: channels C of the normalised feature map.
+        cond_dim: size of the condition vector c.
+        eps: BatchNorm variance stabiliser (BigGAN raises it to 1e-4, App. C).
+        momentum: running-statistics momentum of nn.BatchNorm2d.
+        spectral_norm: spectrally normalise the two projections (True in BigGAN's shared-embedding G).
+        sn_eps: spectral-norm eps of the projections.
+        ortho_init: orthogonal initialisation of the projections (BigGAN App. C).
+    """
+
+    def __init__(self, *, num_features: int, cond_dim: int, eps: float = 1e-4, momentum: float = 0.1,
+                 spectral_norm: bool = True, sn_eps: float = 1e-4, ortho_init: bool = False) -> None:
+        super().__init__()
+        if num_features < 1 or cond_dim < 1:
+            raise ValueError(f"num_features and cond_dim must be >= 1, got {num_features}, {cond_dim}")
+        self.num_features = num_features
+        self.cond_dim = cond_dim
+        self.bn = nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
+        if spectral_norm:
+            proj = dict(in_features=cond_dim, out_features=num_features, bias=False, sn_eps=sn_eps,
+                        ortho_init=ortho_init)
+            self.gain = SNLinear(**proj)
+            self.bias = SNLinear(**proj)
+        else:
+            self.gain = nn.Linear(cond_dim, num_features, bias=False)
+            self.bias = nn.Linear(cond_dim, num_features, bias=False)
+            if ortho_init:
+                nn.init.orthogonal_(self.gain.weight)
+                nn.init.orthogonal_(self.bias.weight)
+
+    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        _require_4d(x, "ConditionalBatchNorm2d")
+        if cond.dim() != 2 or cond.shape[0] != x.shape[0] or cond.shape[1] != self.cond_dim:
+            raise ValueError(f"condition must be N×{self.cond_dim} with N={x.shape[0]}, got shape {tuple(cond.shape)}")
+        gain = 1.0 + self.gain(cond)
+        bias = self.bias(cond)
+        return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
+
+    def extra_repr(self) -> str:
+        return f"num_features={self.num_features}, cond_dim={self.cond_dim}"

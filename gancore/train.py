@@ -133,7 +133,7 @@ class Trainer:
         phase, alpha = self.method.schedule.at(self.state.nimg)
         payload = {
             "format": CHECKPOINT_FORMAT,
-            "config_digest": self.cfg.digest(ignore=type(self.cfg).RESUMABLE_CHANGES),
+            "config": json.loads(json.dumps(self.cfg.to_dict(), default=str)),
             "nimg": self.state.nimg,
             "step": self.state.step,
             "train_seconds": self.state.train_seconds,
@@ -161,12 +161,13 @@ class Trainer:
         if found is None:
             return False
         path, ck = found
-        digest = self.cfg.digest(ignore=type(self.cfg).RESUMABLE_CHANGES)
-        if ck.get("config_digest") != digest:
+        changed = config_changes(ck.get("config", {}), self.cfg)
+        if changed:
+            detail = ", ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changed.items())
             raise ConfigError(
-                f"{self.out} holds a run with a different config (checkpoint {path.name}). Use another out_dir, "
-                f"or rerun with the same parameters; only {', '.join(type(self.cfg).RESUMABLE_CHANGES)} may change "
-                "on resume. Compare with the saved config.json."
+                f"{self.out} holds a run with a different config (checkpoint {path.name}): {detail}. Use another "
+                f"out_dir, or rerun with the saved values; only {', '.join(type(self.cfg).RESUMABLE_CHANGES)} may "
+                "change on resume."
             )
         self.method.G.load_state_dict(ck["G"])
         self.method.D.load_state_dict(ck["D"])
@@ -336,6 +337,28 @@ class Trainer:
         self.save_samples("final")
         return {"status": status, "nimg": self.state.nimg, "resumed": resumed,
                 "train_seconds": self.state.train_seconds}
+
+
+def config_changes(saved: dict[str, Any], cfg: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """Training-relevant fields whose value differs from a checkpoint's config.
+
+    A field the saved config lacks (added to gancore after that run) counts as its default, so new options with
+    defaults never block resuming an older run.
+    """
+    import dataclasses
+
+    current = json.loads(json.dumps(cfg.to_dict(), default=str))
+    defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())  # type: ignore[misc]
+                for f in dataclasses.fields(cfg)}
+    defaults = json.loads(json.dumps(defaults, default=str))
+    out = {}
+    for key, value in current.items():
+        if key in type(cfg).RESUMABLE_CHANGES:
+            continue
+        old = saved.get(key, defaults.get(key))
+        if old != value:
+            out[key] = (old, value)
+    return out
 
 
 class RealImages:

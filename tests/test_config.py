@@ -106,13 +106,19 @@ def test_default_out_dir_names_scale_preset_and_row():
     assert cfg.out_dir.endswith("runs/progan-reduced-row-estar")
 
 
-def test_digest_ignores_resumable_fields_only():
+def test_config_changes_ignore_resumable_fields_and_new_defaults():
+    from gancore.train import config_changes
+
     a = progan.load_config(scale="smoke", out_dir="/x")
+    saved = json.loads(json.dumps(a.to_dict()))
     b = progan.load_config(scale="smoke", out_dir="/y", total_kimg=5.0, device="cpu")
+    assert config_changes(saved, b) == {}
     c = progan.load_config(scale="smoke", out_dir="/x", lr=0.002)
-    ignore = ProGANConfig.RESUMABLE_CHANGES
-    assert a.digest(ignore=ignore) == b.digest(ignore=ignore)
-    assert a.digest(ignore=ignore) != c.digest(ignore=ignore)
+    assert config_changes(saved, c) == {"lr": (0.005, 0.002)}
+    del saved["mirror_augment"]  # a run from before the field existed resumes when the new field is at its default
+    assert config_changes(saved, a) == {}
+    d = progan.load_config(scale="smoke", mirror_augment=True)
+    assert config_changes(saved, d) == {"mirror_augment": (False, True)}
 
 
 def test_data_dir_required_for_real_datasets():

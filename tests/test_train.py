@@ -76,7 +76,7 @@ def test_fade_alpha_recorded_in_checkpoint(tiny_progan_overrides):
 
 def test_resume_with_other_config_is_refused(tiny_progan_overrides):
     _run({**tiny_progan_overrides, "total_kimg": 0.016})
-    with pytest.raises(ConfigError, match="different config"):
+    with pytest.raises(ConfigError, match="different config.*lr: 0.005 → 0.01"):
         _run({**tiny_progan_overrides, "lr": 0.01})
 
 
