@@ -360,7 +360,8 @@ def SNLinear(*, in_features: int, out_features: int, bias: bool = True, sn_eps: 
     return sn(nn.Linear(in_features, out_features, bias=bias), eps=sn_eps, ortho_init=ortho_init)
 
 
-def SNEmbedding(*, num_embeddings: int, embedding_dim: int, sn_eps: float = 1e-4, ortho_init: bool = False) -> nn.Module:
+def SNEmbedding(*, num_embeddings: int, embedding_dim: int, sn_eps: float = 1e-4,
+                ortho_init: bool = False) -> nn.Module:
     """Spectrally normalised class embedding, used by the projection discriminator (BigGAN App. B)."""
     return sn(nn.Embedding(num_embeddings, embedding_dim), eps=sn_eps, ortho_init=ortho_init)
 
