@@ -177,3 +177,12 @@ def test_mirror_augment_flips_some_reals_and_resumes_exactly(tiny_progan_overrid
     _run({**over, "out_dir": str(tmp_path / "b"), "total_kimg": 0.024})
     resumed = _run({**over, "out_dir": str(tmp_path / "b"), "total_kimg": 0.04})
     _assert_same(_state(straight), _state(resumed))
+
+
+def test_unreadable_summary_is_recomputed(tiny_progan_overrides):
+    r = _run(tiny_progan_overrides)
+    (Path(r.cfg.out_dir) / "summary.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = _run(tiny_progan_overrides)
+    assert again.summary["status"] == "complete"
+    assert json.loads((Path(r.cfg.out_dir) / "summary.json").read_text())["status"] == "complete"

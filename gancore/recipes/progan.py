@@ -287,7 +287,11 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         write_summary(cfg.out_dir, summary)
         return ProGANRun(cfg, method, trainer, evaluator, summary)
 
-    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    try:
+        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    except json.JSONDecodeError:
+        warnings.warn(f"{summary_path} is unreadable; final metrics will be recomputed", stacklevel=2)
+        previous = {}
     fresh = not trainer.try_resume()
     if fresh and evaluate and baseline:
         # The untrained G is the yardstick for "training helped" (e.g. FID at most half of it).
