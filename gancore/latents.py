@@ -153,19 +153,28 @@ def truncated_normal(
     return z
 
 
-def sample_latents(n: int, dim: int, *, seed: int, truncation: float | None = None) -> Tensor:
-    """``n`` latents of size ``dim`` drawn from a seeded generator, shape (n, dim).
+def sample_latents(n: int, dim: int, *, seed: int | None = None, generator: torch.Generator | None = None,
+                   truncation: float | None = None, device: torch.device | str | None = None) -> Tensor:
+    """``n`` latents of size ``dim``, shape (n, dim), from ``seed`` or from a caller's ``generator``.
 
     Plain N(0, 1) by default (ProGAN's generator projects them onto the hypersphere itself, App. A.1); with
-    ``truncation`` they come from :func:`truncated_normal` (BigGAN §3.1). Row i depends only on (seed, n, dim),
-    so widgets and static figures that use the same seed show the same images.
+    ``truncation`` they come from :func:`truncated_normal` (BigGAN §3.1). With a seed, row i depends only on
+    (seed, n, dim), so widgets and static figures that use the same seed show the same images. Latents are drawn
+    on the generator's device and then moved to ``device``, so a seeded CPU generator gives the same latents
+    whichever device the model is on (exact resume across devices).
     """
     _check_positive_int(n, "n")
     _check_positive_int(dim, "dim")
-    generator = torch.Generator().manual_seed(seed)
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed or generator, not both")
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
     if truncation is None:
-        return torch.randn(n, dim, generator=generator)
-    return truncated_normal((n, dim), threshold=truncation, generator=generator)
+        draw_device = generator.device if generator is not None else device
+        z = torch.randn(n, dim, generator=generator, device=draw_device)
+    else:
+        z = truncated_normal((n, dim), threshold=truncation, generator=generator)
+    return z.to(device) if device is not None else z
 
 
 def _single_latent(z: Tensor, name: str) -> Tensor:

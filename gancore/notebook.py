@@ -69,13 +69,3 @@ def resolve_notebook_params(config_cls: type, *, paper: str, namespace: Mapping[
         raise ConfigError(f"{', '.join(clash)} given both as a parameter and in overrides; give each once")
     cfg = resolve(config_cls, paper=paper, scale=scale, preset=preset, overrides={**explicit, **overrides})
     return cfg, notebook_opts
-
-
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel (widgets can render), False in plain Python."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")

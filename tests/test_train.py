@@ -186,3 +186,25 @@ def test_unreadable_summary_is_recomputed(tiny_progan_overrides):
         again = _run(tiny_progan_overrides)
     assert again.summary["status"] == "complete"
     assert json.loads((Path(r.cfg.out_dir) / "summary.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("budget,expected", [(0, "cpu"), (1 << 30, "meta")])
+def test_real_levels_go_to_device_only_within_budget(budget, expected):
+    from gancore.data import build_dataset
+    from gancore.train import RealImages
+
+    data = build_dataset("shapes", resolution=8, size=16, seed=0)
+    reals = RealImages(data=data, device=torch.device("meta"), device_budget_bytes=budget)
+    assert reals.level(8).device.type == expected  # a too-large level stays on the host, batches move instead
+
+
+def test_one_latent_sampler_for_seeds_and_generators():
+    from gancore.latents import sample_latents
+    from gancore.models import progan as progan_models
+
+    assert progan_models.sample_latents is sample_latents
+    by_seed = sample_latents(3, 5, seed=7)
+    by_gen = sample_latents(3, 5, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(by_seed, by_gen)
+    with pytest.raises(ValueError, match="either seed or generator"):
+        sample_latents(3, 5, seed=1, generator=torch.Generator())

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from gancore.latents import sample_latents  # noqa: F401  (re-exported: ProGAN App. A.1 latents)
 from gancore.nn import (  # noqa: F401  (count_params is re-exported)
     count_params,
     Downsample2x,
@@ -111,19 +112,6 @@ def progan_channels(resolution: int, *, fmap_base: int = 8192, fmap_max: int = 5
             n = max(n // (2 if r == 16 else 4), fmap_min)
         out[r] = n
     return out
-
-
-def sample_latents(n: int, dim: int, *, generator: torch.Generator | None = None,
-                   device: torch.device | str | None = None) -> Tensor:
-    """n latent vectors z ~ N(0, I) of size dim (ProGAN App. A.1; the generator's PixelNorm puts them on the sphere).
-
-    Drawn on the random generator's own device and then moved, so a seeded CPU generator gives the same latents
-    whichever device the model is on.
-    """
-    if n < 0 or dim < 1:
-        raise ValueError(f"need n >= 0 and dim >= 1, got n={n}, dim={dim}")
-    draw_device = generator.device if generator is not None else device
-    return torch.randn(n, dim, generator=generator, device=draw_device).to(device)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

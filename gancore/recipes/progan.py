@@ -268,7 +268,8 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     method = ProGANMethod(cfg=cfg, device=device)
     if data is None:
         data = build_data(cfg)
-    images = RealImages(data=data, keep_on_device=device.type == "cuda") if data is not None else _NoData()
+    images = (RealImages(data=data, device=device if device.type == "cuda" else None)
+              if data is not None else _NoData())
     evaluator = ProGANEvaluator(cfg=cfg, data=data, device=device)
     hooks = Hooks(evaluate=evaluator.during_training if (evaluate and data is not None) else None)
     trainer = Trainer(cfg=cfg, method=method, data=images, device=device, hooks=hooks)
