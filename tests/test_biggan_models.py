@@ -360,3 +360,26 @@ def test_deep_parameter_count_at_128():
         g, d = GeneratorDeep(ortho_init=False), DiscriminatorDeep(ortho_init=False)
     assert count_params(g) / 1e6 == pytest.approx(50.24, rel=0.01)
     assert count_params(d) / 1e6 == pytest.approx(34.59, rel=0.01)
+
+
+@pytest.mark.parametrize("deep", [False, True])
+@pytest.mark.parametrize("shared", [True, False])
+def test_class_vector_entry_matches_labels_and_mixes(deep, shared):
+    if deep and not shared:
+        pytest.skip("BigGAN-deep always has the shared embedding")
+    G = (GeneratorDeep(resolution=RES, ch=8, dim_z=8, shared_dim=6, num_classes=3, attention_res=(), depth=1)
+         if deep else Generator(shared=shared, **TINY_G)).eval()
+    z, y = torch.randn(N, 8), _labels()
+    with torch.no_grad():
+        by_label = G(z, y)
+        by_vec = G(z, class_vec=G.class_vector(y))
+        a, b = G.class_vector(torch.zeros(N, dtype=torch.long)), G.class_vector(torch.ones(N, dtype=torch.long))
+        mid = G(z, class_vec=torch.lerp(a, b, 0.5))
+    torch.testing.assert_close(by_vec, by_label)
+    assert not torch.allclose(mid, G(z, torch.zeros(N, dtype=torch.long)))
+    with pytest.raises(ValueError, match="exactly one"):
+        G(z, y, class_vec=G.class_vector(y))
+    with pytest.raises(ValueError, match="exactly one"):
+        G(z)
+    with pytest.raises(ValueError, match="class_vec must be"):
+        G(z, class_vec=torch.zeros(N, 2))

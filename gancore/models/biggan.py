@@ -116,6 +116,19 @@ def _check_labels(y: Tensor, n: int, num_classes: int) -> None:
         raise ValueError(f"class labels must lie in [0, {num_classes}), got range [{int(y.min())}, {int(y.max())}]")
 
 
+def _class_part(G: nn.Module, z: Tensor, y: Tensor | None, class_vec: Tensor | None) -> Tensor:
+    """The class vector of every sample: from labels ``y`` or given directly (exactly one of the two)."""
+    if (y is None) == (class_vec is None):
+        raise ValueError("pass exactly one of y (class labels) and class_vec (class vectors)")
+    if y is not None:
+        _check_labels(y, z.shape[0], G.num_classes)
+        return G.class_vector(y, dtype=z.dtype)
+    expected = G.class_vector(torch.zeros(1, dtype=torch.long, device=z.device)).shape[1]
+    if class_vec.dim() != 2 or class_vec.shape != (z.shape[0], expected):
+        raise ValueError(f"class_vec must be {z.shape[0]}×{expected}, got shape {tuple(class_vec.shape)}")
+    return class_vec.to(z.dtype)
+
+
 def _orthogonal_init_unwrapped(module: nn.Module) -> None:
     """Orthogonal init (App. C) of the plain (not spectrally normalised) Linear/Conv/Embedding weights.
 
@@ -235,10 +248,11 @@ class Generator(nn.Module):
             return self.shared(y)
         return F.one_hot(y.long(), self.num_classes).to(dtype)
 
-    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None, *, class_vec: Tensor | None = None) -> Tensor:
+        """Images for latents ``z`` and labels ``y``, or for explicit class vectors ``class_vec`` (N×dim of
+        :meth:`class_vector`): mixing two classes' vectors is the class interpolation of Fig. 8/App. D."""
         chunks = self.split_latent(z)
-        _check_labels(y, z.shape[0], self.num_classes)
-        class_vec = self.class_vector(y, dtype=z.dtype)
+        class_vec = _class_part(self, z, y, class_vec)
         conds = [torch.cat([class_vec, c], dim=1) for c in chunks[1:]] if self.hier else [class_vec] * len(self.blocks)
         h = self.linear(chunks[0]).view(z.shape[0], self.first_channels, BOTTOM_WIDTH, BOTTOM_WIDTH)
         for i, (block, cond) in enumerate(zip(self.blocks, conds)):
@@ -476,15 +490,19 @@ class GeneratorDeep(nn.Module):
         if ortho_init:
             _orthogonal_init_unwrapped(self)
 
-    def condition(self, z: Tensor, y: Tensor) -> Tensor:
+    def class_vector(self, y: Tensor, *, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The shared class embedding of labels ``y`` (what class interpolation mixes)."""
+        return self.shared(y).to(dtype)
+
+    def condition(self, z: Tensor, y: Tensor | None = None, *, class_vec: Tensor | None = None) -> Tensor:
         """c = [z, shared embedding(y)], the input of the first linear layer and of every CBN."""
         if z.dim() != 2 or z.shape[1] != self.dim_z:
             raise ValueError(f"z must be N×{self.dim_z}, got shape {tuple(z.shape)}")
-        _check_labels(y, z.shape[0], self.num_classes)
-        return torch.cat([z, self.shared(y)], dim=1)
+        return torch.cat([z, _class_part(self, z, y, class_vec)], dim=1)
 
-    def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        cond = self.condition(z, y)
+    def forward(self, z: Tensor, y: Tensor | None = None, *, class_vec: Tensor | None = None) -> Tensor:
+        """Images for latents ``z`` and labels ``y``, or for explicit shared-embedding vectors ``class_vec``."""
+        cond = self.condition(z, y, class_vec=class_vec)
         h = self.linear(cond).view(z.shape[0], self.first_channels, BOTTOM_WIDTH, BOTTOM_WIDTH)
         for layer in self.layers:
             h = layer(h, cond) if isinstance(layer, DeepGeneratorBlock) else layer(h)
