@@ -26,7 +26,8 @@ let us confirm the CIFAR table, so this is documented rather than verified.
 BigGAN-deep (App. B, Fig. 16) is `GeneratorDeep` / `DiscriminatorDeep`: bottleneck residual blocks (1×1 channel
 reduction by 4), parameter-free skips that drop (G) or keep-and-extend (D) channels, two blocks per resolution, and
 z (128) concatenated with the shared embedding instead of a hierarchical split. Its channel tables again follow
-BigGAN-PyTorch; 512×512 BigGAN-deep is not provided (its table could not be checked against the extracted paper).
+BigGAN-PyTorch; 512×512 BigGAN-deep is not in the default table (it could not be checked against the extracted paper):
+`GeneratorDeep(stage_mults=...)` builds it, e.g. from the converted TF-Hub release (`gancore.models.biggan_pretrained`).
 """
 from __future__ import annotations
 
@@ -376,8 +377,23 @@ _D_DEEP_MULTS: dict[int, tuple[list[int], list[int], list[bool]]] = {
 _DEEP_RESOLUTIONS = tuple(sorted(_D_DEEP_MULTS))
 
 
-def _check_deep(resolution: int, depth: int, channel_ratio: int) -> None:
-    if resolution not in _D_DEEP_MULTS:
+def _deep_g_arch(*, resolution: int, ch: int, stage_mults: tuple[tuple[int, int], ...]) -> BigGANArch:
+    """G-deep layout from explicit per-stage (in, out) multipliers of ch, every stage upsampling 2×."""
+    if not isinstance(ch, int) or ch < 1:
+        raise ValueError(f"ch must be a positive int, got {ch!r}")
+    mults = [tuple(m) for m in stage_mults]
+    if not mults or any(len(m) != 2 or not all(isinstance(v, int) and v >= 1 for v in m) for m in mults):
+        raise ValueError(f"stage_mults must be a non-empty sequence of (in, out) positive ints, got {stage_mults!r}")
+    if resolution != BOTTOM_WIDTH * 2 ** len(mults):
+        raise ValueError(f"{len(mults)} upsampling stages from {BOTTOM_WIDTH}×{BOTTOM_WIDTH} give "
+                         f"{BOTTOM_WIDTH * 2 ** len(mults)}, not resolution={resolution}")
+    res = tuple(BOTTOM_WIDTH * 2 ** (i + 1) for i in range(len(mults)))
+    return BigGANArch(tuple(i * ch for i, _ in mults), tuple(o * ch for _, o in mults), res, (True,) * len(mults))
+
+
+def _check_deep(resolution: int | None, depth: int, channel_ratio: int) -> None:
+    # resolution=None: the caller gives an explicit stage layout, so the table's resolutions do not apply.
+    if resolution is not None and resolution not in _D_DEEP_MULTS:
         raise ValueError(f"BigGAN-deep resolution={resolution!r} is not supported; choose one of "
                          f"{list(_DEEP_RESOLUTIONS)}")
     if depth < 1:
@@ -441,7 +457,7 @@ class GeneratorDeep(nn.Module):
     pattern as BigGAN, App. B).
 
     Args:
-        resolution: output resolution, one of 32, 64, 128, 256.
+        resolution: output resolution, one of 32, 64, 128, 256 (any 4·2^k with `stage_mults`).
         ch: channel multiplier (128 in the paper's BigGAN-deep).
         dim_z: latent size (128).
         shared_dim: size of the shared class embedding (128).
@@ -452,15 +468,24 @@ class GeneratorDeep(nn.Module):
         sn_eps: spectral-norm eps (1e-4).
         bn_eps: BatchNorm eps (1e-4).
         ortho_init: orthogonal initialisation (App. C).
+        stage_mults: per-stage (in, out) channel multipliers of ch replacing the App. B table (None); then
+            resolution must be 4·2^len(stage_mults). Builds e.g. the converted TF-Hub release's 512² layout.
+        rgb_conv_channels: output channels of the last conv, of which the first 3 are the image (3). The TF-Hub
+            BigGAN-deep release convolves to ch channels and keeps 3; with spectral norm that differs from a 3-channel
+            conv, since σ is taken over all output channels.
     """
 
     def __init__(self, *, resolution: int = 128, ch: int = 128, dim_z: int = 128, shared_dim: int = 128,
                  num_classes: int = 1000, depth: int = 2, channel_ratio: int = 4,
                  attention_res: tuple[int, ...] = (64,), sn_eps: float = 1e-4, bn_eps: float = 1e-4,
-                 ortho_init: bool = True) -> None:
+                 ortho_init: bool = True, stage_mults: tuple[tuple[int, int], ...] | None = None,
+                 rgb_conv_channels: int = IMAGE_CHANNELS) -> None:
         super().__init__()
-        _check_deep(resolution, depth, channel_ratio)
-        arch = biggan_arch(resolution=resolution, ch=ch, net="G")
+        _check_deep(resolution if stage_mults is None else None, depth, channel_ratio)
+        arch = (biggan_arch(resolution=resolution, ch=ch, net="G") if stage_mults is None
+                else _deep_g_arch(resolution=resolution, ch=ch, stage_mults=stage_mults))
+        if rgb_conv_channels < IMAGE_CHANNELS:
+            raise ValueError(f"rgb_conv_channels must be >= {IMAGE_CHANNELS}, got {rgb_conv_channels}")
         _check_attention_res(tuple(attention_res), arch.out_resolution, "G-deep")
         if num_classes < 1 or dim_z < 1 or shared_dim < 1:
             raise ValueError(f"num_classes, dim_z and shared_dim must be >= 1, got {num_classes}, {dim_z}, "
@@ -485,7 +510,7 @@ class GeneratorDeep(nn.Module):
                 layers.append(SelfAttention(channels=c_out, sn_eps=sn_eps, ortho_init=ortho_init))
         self.layers = nn.ModuleList(layers)
         self.out_bn = nn.BatchNorm2d(arch.out_channels[-1], eps=bn_eps)
-        self.to_rgb = SNConv2d(in_channels=arch.out_channels[-1], out_channels=IMAGE_CHANNELS, sn_eps=sn_eps,
+        self.to_rgb = SNConv2d(in_channels=arch.out_channels[-1], out_channels=rgb_conv_channels, sn_eps=sn_eps,
                                ortho_init=ortho_init)
         if ortho_init:
             _orthogonal_init_unwrapped(self)
@@ -506,7 +531,7 @@ class GeneratorDeep(nn.Module):
         h = self.linear(cond).view(z.shape[0], self.first_channels, BOTTOM_WIDTH, BOTTOM_WIDTH)
         for layer in self.layers:
             h = layer(h, cond) if isinstance(layer, DeepGeneratorBlock) else layer(h)
-        return torch.tanh(self.to_rgb(F.relu(self.out_bn(h))))
+        return torch.tanh(self.to_rgb(F.relu(self.out_bn(h)))[:, :IMAGE_CHANNELS])
 
 
 class DeepDiscriminatorBlock(nn.Module):
