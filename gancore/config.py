@@ -79,6 +79,7 @@ class RunConfig:
     extractor: Literal["shapes", "inception"] = "shapes"  # feature network for FID/IS/KID
     inception_weights: Optional[str] = None  # path to pt_inception-2015-12-05 weights (nothing downloads)
     ema_decay: float = 0.999  # G weight EMA per step
+    ema_start_kimg: float = 0.0  # before this many kimg the EMA copies G instead of averaging (BigGAN App. C)
     num_threads: int = 0  # torch CPU threads (0: torch's default)
 
     # ---- helpers -------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ BigGAN layers (spectral norm, self-attention, conditional BN) belong in further 
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -326,7 +328,22 @@ class MinibatchDiscrimination(nn.Module):
 # Cross-replica BatchNorm (App. C): these layers use plain nn.BatchNorm2d; under DistributedDataParallel the training
 # code converts them with `torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)`, which aggregates the batch statistics
 # across all devices as the paper's TPU implementation does. On one device the two are identical.
-__all__ += ["sn", "SNConv2d", "SNLinear", "SNEmbedding", "SelfAttention", "ConditionalBatchNorm2d"]
+__all__ += ["sn", "skip_spectral_norm", "SNConv2d", "SNLinear", "SNEmbedding", "SelfAttention", "ConditionalBatchNorm2d"]
+
+_SKIP_SN = False
+
+
+@contextlib.contextmanager
+def skip_spectral_norm() -> Iterator[None]:
+    """Build networks without registering spectral norm, for shape-only uses such as parameter counts on the meta
+    device: SN adds no parameters, but its registration runs 15 power iterations per layer (seconds per big net)."""
+    global _SKIP_SN
+    previous, _SKIP_SN = _SKIP_SN, True
+    try:
+        yield
+    finally:
+        _SKIP_SN = previous
+
 
 def sn(module: nn.Module, *, eps: float = 1e-4, ortho_init: bool = False, n_power_iterations: int = 1) -> nn.Module:
     """Spectral normalization (Miyato et al. 2018; BigGAN App. C) of `module.weight` via torch's parametrization.
@@ -344,6 +361,8 @@ def sn(module: nn.Module, *, eps: float = 1e-4, ortho_init: bool = False, n_powe
         raise ValueError(f"sn() needs a module with a weight tensor, got {type(module).__name__}")
     if ortho_init:
         nn.init.orthogonal_(module.weight)
+    if _SKIP_SN:
+        return module
     return nn.utils.parametrizations.spectral_norm(module, n_power_iterations=n_power_iterations, eps=eps)
 
 

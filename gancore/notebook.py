@@ -35,11 +35,14 @@ def _user_names(namespace: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_notebook_params(config_cls: type, *, paper: str, namespace: Mapping[str, Any],
-                            declared: list[str] | tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+                            declared: list[str] | tuple[str, ...],
+                            notebook_only: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
     """Turn the notebook's parameter globals into (config, notebook-only options).
 
     ``declared`` lists the parameter names of the notebook's ``parameters`` cell; any other user variable present
     at this point was injected by papermill and is unknown. Values of ``None`` mean "take the preset's value".
+    ``notebook_only`` names this notebook's own non-config parameters (besides ``overrides`` and ``run_claims``),
+    returned in the options dict.
     """
     params = _user_names(namespace)
     unknown = sorted(set(params) - set(declared))
@@ -57,7 +60,7 @@ def resolve_notebook_params(config_cls: type, *, paper: str, namespace: Mapping[
         values["scale"] = os.environ["GANCORE_SCALE"]
     if os.environ.get("GANCORE_OUT_DIR"):
         values["out_dir"] = os.environ["GANCORE_OUT_DIR"]
-    notebook_opts = {k: values.pop(k) for k in list(values) if k in NOTEBOOK_ONLY}
+    notebook_opts = {k: values.pop(k) for k in list(values) if k in NOTEBOOK_ONLY | set(notebook_only)}
     overrides = notebook_opts.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a dict of config fields, got {type(overrides).__name__}")

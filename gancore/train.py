@@ -81,6 +81,9 @@ class Hooks:
 
     evaluate: Callable[[nn.Module, Phase, float], dict[str, float]] | None = None
     on_log: list[Callable[[dict], None]] = field(default_factory=list)
+    # Called after every step with the run state and the step's losses (tensors); a returned dict is logged as one
+    # record (e.g. BigGAN §4.1 singular values, "kind" set by the hook). Runs before the step's checkpoint.
+    on_step: list[Callable[["RunState", dict[str, Tensor]], dict | None]] = field(default_factory=list)
 
 
 class Trainer:
@@ -107,6 +110,7 @@ class Trainer:
         self.fixed_z = torch.randn(32, method.latent_dim(), generator=fixed)
         self.fixed_labels = label_sampler(32, fixed) if label_sampler else None
         self.total_nimg = int(round(cfg.total_kimg * 1000)) or method.schedule.natural_end_nimg
+        self.ema_start_nimg = int(round(cfg.ema_start_kimg * 1000))
         self._last_phase_index: int | None = None
         self._pending: list[dict[str, Tensor]] = []
         self._resume_checked: bool | None = None
@@ -291,6 +295,8 @@ class Trainer:
                 t0 = time.perf_counter()
                 losses, used = self.method.train_step(
                     phase, alpha, lambda n: self.reals(n, phase.resolution, alpha), self.rng)
+                if self.state.nimg < self.ema_start_nimg:
+                    self.ema.n_averaged.zero_()  # AveragedModel copies G while nothing has been averaged yet
                 self.ema.update_parameters(self.method.G)
                 prev = self.state.nimg
                 self.state.nimg += used
@@ -318,6 +324,10 @@ class Trainer:
                     if scores:
                         self.log({"kind": "metric", "res": phase.resolution, **scores})
                     t_log = time.perf_counter()  # evaluation time is not training throughput
+                for hook in self.hooks.on_step:
+                    extra = hook(self.state, losses)
+                    if extra:
+                        self.log(extra)
                 if crossed(sample_every):
                     self.save_samples("train")
                 if crossed(ckpt_every):

@@ -398,3 +398,89 @@ def plot_class_accuracy(result: dict, *, class_names: Sequence[str] | None = Non
     overall = result.get("accuracy")
     fig.suptitle(title or ("class-conditional accuracy" + (f" (overall {overall:.1%})" if overall is not None else "")))
     return fig
+
+
+def plot_singular_values(
+    log_records: Sequence[dict],
+    *,
+    net: str = "G",
+    layers: Sequence[str] | None = None,
+    x: str = "kimg",
+    logy: bool = False,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Top singular values of ``net``'s weights over training, like BigGAN Fig. 3 and App. F (§4.1, §4.2).
+
+    σ0 is drawn solid and σ1, σ2 fainter in the same colour, one colour per layer. Records without ``sv/`` keys
+    (loss-only records, other cadences) are ignored; keys follow :mod:`gancore.metrics.spectral`.
+
+    Args:
+        log_records: log records (``read_log``) holding ``spectral_record`` keys plus ``step``/``kimg``.
+        net: ``"G"`` or ``"D"``.
+        layers: clean layer names (``"linear.weight"``); default the first layer (the one ``sv/<net>/first0``
+            names, which §4.1 singles out for G), the last layer and the layer with the largest final σ0.
+        x: x-axis key; falls back to ``"step"`` when no record has it.
+        logy: log-scale y axis (σ0 spans orders of magnitude at collapse).
+        title: axes title; a default names the net and section.
+        ax: axes to draw on; a new Figure is made when None.
+    """
+    import seaborn as sns
+
+    from gancore.metrics.spectral import parse_sv_key
+
+    if net not in ("G", "D"):
+        raise ValueError(f"net must be 'G' or 'D', got {net!r}")
+    records = [r for r in log_records if any(parse_sv_key(key) for key in r)]
+    if not records:
+        raise ValueError("no record holds sv/ keys; log spectral_record(...) output (gancore.metrics.spectral)")
+    if not any(x in r for r in records):
+        x = "step"
+    # layer → index → (xs, ys), in first-seen key order, which is the networks' registration (data-flow) order.
+    series: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
+    for record in records:
+        if x not in record:
+            continue
+        for key, value in record.items():
+            parsed = parse_sv_key(key)
+            if parsed is None or parsed[0] != net:
+                continue
+            xs, ys = series.setdefault(parsed[1], {}).setdefault(parsed[2], ([], []))
+            xs.append(float(record[x]))
+            ys.append(float(value))
+    if not series:
+        raise ValueError(f"the records hold no sv/{net}/... keys with an {x!r} value")
+
+    if layers is None:
+        names = list(series)
+        # The first layer is the one whose σ0 equals sv/<net>/first0 in every record (registration order is not
+        # enough: BigGAN's G registers its class embedding before the first layer proper).
+        firsts = set(names)
+        for record in records:
+            if f"sv/{net}/first0" in record:
+                firsts &= {n for n in names if record.get(f"sv/{net}/{n}/0") == record[f"sv/{net}/first0"]}
+        final0 = {layer: v[0][1][-1] for layer, v in series.items() if 0 in v}
+        chosen = [next((n for n in names if n in firsts), names[0]), names[-1],
+                  max(final0, key=final0.get, default=names[0])]
+        layers = list(dict.fromkeys(chosen))  # drop duplicates, keep order
+    unknown = [layer for layer in layers if layer not in series]
+    if unknown:
+        raise ValueError(f"layers {unknown} have no sv/{net} keys; logged layers: {list(series)}")
+
+    if ax is None:
+        fig = new_figure(figsize=(6.0, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    palette = sns.color_palette(n_colors=max(len(layers), 1))
+    for color, layer in zip(palette, layers):
+        for index in sorted(series[layer]):
+            xs, ys = series[layer][index]
+            faint = index > 0
+            ax.plot(xs, ys, color=color, linewidth=0.9 if faint else 1.6, alpha=0.35 if faint else 1.0,
+                    label=layer if index == 0 else None)
+    ax.set_xlabel(x)
+    ax.set_ylabel("singular value (σ0 solid; σ1, σ2 faint)")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title or f"{net}: top singular values before SN (BigGAN §4.1/§4.2)")
+    ax.legend(fontsize=8)
+    return ax.figure

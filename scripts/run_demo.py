@@ -33,8 +33,12 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
         lines.append(f"- FID (shapes features): untrained {init.get('fid', float('nan')):.1f} → {final['fid']:.1f}{ratio}")
     if "swd_avg" in final:
         lines.append(f"- SWD ×10³ avg: {final['swd_avg']:.2f}; MS-SSIM: {final.get('ms_ssim', float('nan')):.3f}")
+    acc = final.get("class_accuracy")
+    if acc:
+        lines.append(f"- class accuracy of generated samples (shapes classifier): {acc['accuracy']:.1%}")
     for c in s.get("claims", []):
-        lines.append(f"- claim {'holds' if c['holds'] else 'does NOT hold'}: {c['claim']} — {c['this run']}")
+        verdict = {True: "holds", False: "does NOT hold", None: "not tested"}[c["holds"]]
+        lines.append(f"- claim {verdict}: {c['claim']} — {c['this run']}")
     return lines
 
 

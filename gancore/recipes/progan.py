@@ -8,8 +8,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore import losses
-from gancore.checkpoint import atomic_write_text
+from gancore.recipes import common
 from gancore.config import resolve
 from gancore.models.progan import Discriminator, Generator, sample_latents
 from gancore.recipes.progan_config import ProGANConfig
@@ -174,12 +172,10 @@ class ProGANEvaluator:
         fake = generate_uint8(G, n=n, latent_dim=cfg.latent_dim, resolution=res, alpha=alpha, seed=cfg.seed + 11,
                               device=self.device)
         # The key names the real set exactly, so cached statistics are never reused for other data.
-        source = str(Path(cfg.data_dir).resolve()) if cfg.data_dir else f"size{cfg.dataset_size}-seed{cfg.seed}"
-        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-        cache_key = f"{cfg.dataset}-{digest}-res{res}-n{n}"
         return fidelity_metrics(fake, self.reals(res, n), metrics=("fid", "is", "kid"),
                                 extractor=cfg.extractor, inception_weights=cfg.inception_weights,
-                                cache_dir=Path(cfg.out_dir).parent / ".fidelity-cache", cache_key=cache_key,
+                                cache_dir=common.fidelity_cache_dir(cfg),
+                                cache_key=common.fidelity_cache_key(cfg, resolution=res, n=n),
                                 device=str(self.device))
 
     def final(self, G: nn.Module, *, resolution: int | None = None, alpha: float = 1.0) -> dict[str, float]:
@@ -224,35 +220,12 @@ class ProGANRun:
 
 
 def build_data(cfg: ProGANConfig):
-    from gancore.data import build_dataset
-
-    size = min(cfg.dataset_size, 64) if cfg.dry_run else cfg.dataset_size
-    if cfg.dry_run and cfg.dataset != "shapes":
-        return None  # a dry run does not decode real data
-    return build_dataset(cfg.dataset, resolution=cfg.resolution, data_dir=cfg.data_dir, size=size,
-                         seed=cfg.seed, download=cfg.download, strict=cfg.strict_images)
+    return common.build_data(cfg, resolution=cfg.resolution)
 
 
-class _NoData:
-    """Stands in for real data in a dry run with cifar10/folder: nothing is decoded."""
-
-    labels = torch.zeros(1, dtype=torch.long)
-
-    def __len__(self) -> int:
-        return 1
-
-
-def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
-    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
-
-
-def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
-    """Merge fields (e.g. the notebook's claims table) into an existing summary.json."""
-    path = Path(out_dir) / "summary.json"
-    summary = json.loads(path.read_text()) if path.exists() else {}
-    summary.update(fields)
-    write_summary(out_dir, summary)
-    return summary
+_NoData = common.NoData
+write_summary = common.write_summary
+update_summary = common.update_summary
 
 
 def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool = True,
@@ -288,11 +261,7 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         write_summary(cfg.out_dir, summary)
         return ProGANRun(cfg, method, trainer, evaluator, summary)
 
-    try:
-        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    except json.JSONDecodeError:
-        warnings.warn(f"{summary_path} is unreadable; final metrics will be recomputed", stacklevel=2)
-        previous = {}
+    previous = common.read_summary(cfg.out_dir)
     fresh = not trainer.try_resume()
     if fresh and evaluate and baseline:
         # The untrained G is the yardstick for "training helped" (e.g. FID at most half of it).

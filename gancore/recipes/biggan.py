@@ -1,0 +1,608 @@
+"""BigGAN (Brock et al. 2019) on gancore's shared loop: class-conditional hinge GAN with the paper's tricks.
+
+- §3 / App. B networks from :mod:`gancore.models.biggan` (shared embedding, hierarchical z, projection D,
+  self-attention, spectral norm in G and D, orthogonal init; BigGAN-deep with ``arch="deep"``),
+- App. C optimisation: hinge loss, ``d_steps`` = 2 D steps per G step, Adam(β1=0, β2=0.999) with lr_D = 2e-4 and
+  lr_G = 5e-5, G EMA 0.9999 from ``ema_start_kimg``; batches of 2048 through gradient accumulation,
+- §3.1 off-diagonal orthogonal regularization of G (β = 1e-4), §4.2 optional zero-centred R1 on D,
+- App. C cross-replica BatchNorm: :func:`sync_batchnorm_if_distributed`,
+- §4.1 top-3 singular values of every weight, logged and watched for collapse (:mod:`gancore.metrics.spectral`),
+- §3.1 exact truncation, App. C.1 standing statistics, the truncation sweep and per-class accuracy
+  (:mod:`gancore.sampling`) at the end of a run.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from gancore import losses
+from gancore.config import resolve
+from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
+from gancore.nn import ConditionalBatchNorm2d
+from gancore.recipes import common
+from gancore.recipes.biggan_config import BigGANConfig
+from gancore.schedule import Phase, Schedule, fixed_schedule
+from gancore.train import Hooks, RealImages, RunState, Trainer, TrainingDiverged, count_params, pick_device
+
+PAPER = "biggan"
+
+
+def load_config(*, scale: str = "reduced", preset: str = "", **overrides: Any) -> BigGANConfig:
+    """Resolve a BigGAN config: dataclass defaults ← papers/biggan/<scale>[-preset].yaml ← Table 1 row ← overrides."""
+    return resolve(BigGANConfig, paper=PAPER, scale=scale, preset=preset, overrides=overrides)
+
+
+def build_networks(cfg: BigGANConfig, *, num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """G and D of App. B (BigGAN or BigGAN-deep) with the Table 1 switches of ``cfg``."""
+    att = tuple(cfg.attention_res)
+    d_ch = cfg.d_ch or cfg.ch
+    common_args = dict(resolution=cfg.resolution, num_classes=num_classes, attention_res=att, sn_eps=cfg.sn_eps,
+                       ortho_init=cfg.ortho_init)
+    if cfg.arch == "deep":
+        G = GeneratorDeep(ch=cfg.ch, dim_z=cfg.dim_z, shared_dim=cfg.shared_dim, depth=cfg.depth,
+                          channel_ratio=cfg.channel_ratio, bn_eps=cfg.bn_eps, **common_args)
+        D = DiscriminatorDeep(ch=d_ch, depth=cfg.depth, channel_ratio=cfg.channel_ratio, **common_args)
+    else:
+        G = Generator(ch=cfg.ch, dim_z=cfg.dim_z, shared_dim=cfg.shared_dim, hier=cfg.hier, shared=cfg.shared,
+                      bn_eps=cfg.bn_eps, **common_args)
+        D = Discriminator(ch=d_ch, **common_args)
+    return G, D
+
+
+def sync_batchnorm_if_distributed(G: nn.Module) -> nn.Module:
+    """App. C cross-replica BatchNorm: under torch.distributed every BatchNorm of G becomes SyncBatchNorm.
+
+    BigGAN's statistics are computed over the whole batch across all TPU cores; SyncBatchNorm does the same across
+    DDP ranks. On one device (no process group) G is returned unchanged: the two are identical there.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return nn.SyncBatchNorm.convert_sync_batchnorm(G)
+    return G
+
+
+def ortho_weights(G: nn.Module) -> list[Tensor]:
+    """The weights §3.1's orthogonal regularization acts on: every ≥2-D weight of G except class-embedding tables.
+
+    Embedding tables (the shared embedding, and the non-spectrally-normalised per-layer CBN maps of one-hot classes
+    that stand for SAGAN's per-layer embeddings) are rows per class, not filters, so decorrelating them has no
+    meaning; the authors' code excludes the shared embedding likewise.
+    """
+    skip: set[int] = set()
+    for module in G.modules():
+        if isinstance(module, nn.Embedding):
+            skip.add(id(module.weight))
+        if isinstance(module, ConditionalBatchNorm2d) and isinstance(module.gain, nn.Linear) \
+                and not hasattr(module.gain, "parametrizations"):
+            skip.update({id(module.gain.weight), id(module.bias.weight)})
+    return [p for p in G.parameters() if p.ndim >= 2 and id(p) not in skip]
+
+
+class BigGANMethod:
+    """One BigGAN iteration (App. C): ``d_steps`` D steps then one G step, each over ``accumulate`` micro-batches."""
+
+    def __init__(self, *, cfg: BigGANConfig, num_classes: int, device: torch.device):
+        self.cfg = cfg
+        self.device = device
+        self.num_classes = num_classes
+        torch.manual_seed(cfg.seed)  # network init is part of the seeded run
+        G, D = build_networks(cfg, num_classes=num_classes)
+        self.G, self.D = sync_batchnorm_if_distributed(G).to(device), D.to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
+                                      eps=cfg.adam_eps)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
+                                      eps=cfg.adam_eps)
+        self.schedule: Schedule = fixed_schedule(resolution=cfg.resolution, batch_size=cfg.batch_size,
+                                                 kimg=cfg.total_kimg or 1.0)
+        self._ortho = ortho_weights(self.G) if cfg.ortho and cfg.ortho_beta > 0 else []
+        self.d_loss, self.g_loss = ((losses.hinge_d_loss, losses.hinge_g_loss) if cfg.loss == "hinge"
+                                    else (losses.ns_d_loss, losses.ns_g_loss))
+        self.extra: dict[str, Any] = {}
+        self.spectral = None  # the §4.1 monitor, attached by SpectralHook
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def latent_dim(self) -> int:
+        return self.cfg.dim_z
+
+    def extra_state(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        if self.spectral is not None:  # read at checkpoint time only: the monitor's running D-loss sum included
+            out["spectral"] = self.spectral.state_dict()
+        return out
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.extra = dict(state)
+
+    def sample_inputs(self, n: int, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Training z ~ N(0, I) (truncation is a sampling-time trick only, §3.1) and uniform class labels."""
+        z = torch.randn(n, self.cfg.dim_z, generator=rng)
+        y = torch.randint(self.num_classes, (n,), generator=rng)
+        return z.to(self.device), y.to(self.device)
+
+    def generate(self, G: nn.Module, z: Tensor, phase: Phase, alpha: float, labels: Tensor | None = None) -> Tensor:
+        if labels is None:
+            labels = torch.arange(z.shape[0], device=z.device) % self.num_classes
+        was = G.training
+        G.eval()
+        try:
+            return G(z, labels)
+        finally:
+            G.train(was)
+
+    def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
+                   rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        cfg, G, D = self.cfg, self.G, self.D
+        mb, k = cfg.micro_batch, cfg.accumulate
+        used = 0
+        zero = torch.zeros((), device=self.device)
+        for _ in range(cfg.d_steps):
+            self.opt_d.zero_grad(set_to_none=True)
+            d_total, r1_total, real_mean, fake_mean = zero, zero, zero, zero
+            for _ in range(k):
+                x, y = reals(mb)
+                used += mb
+                z, y_fake = self.sample_inputs(mb, rng)
+                with torch.no_grad():
+                    fake = G(z, y_fake)
+                if cfg.r1_gamma > 0:
+                    x = x.detach().requires_grad_(True)
+                real_scores, fake_scores = D(x, y), D(fake, y_fake)
+                loss = self.d_loss(real_scores, fake_scores)
+                if cfg.r1_gamma > 0:  # §4.2: (γ/2)·E‖∇ₓD(x)‖² on reals, from the same forward pass
+                    (grad,) = torch.autograd.grad(real_scores.sum(), x, create_graph=True)
+                    r1 = grad.flatten(1).square().sum(1).mean()
+                    loss = loss + 0.5 * cfg.r1_gamma * r1
+                    r1_total = r1_total + r1.detach() / k
+                (loss / k).backward()
+                d_total = d_total + loss.detach() / k
+                real_mean = real_mean + real_scores.detach().mean() / k
+                fake_mean = fake_mean + fake_scores.detach().mean() / k
+            self.opt_d.step()
+        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total = zero
+        for _ in range(k):
+            z, y_fake = self.sample_inputs(mb, rng)
+            loss = self.g_loss(D(G(z, y_fake), y_fake))
+            (loss / k).backward()
+            g_total = g_total + loss.detach() / k
+        ortho = zero
+        if self._ortho:  # §3.1 eq. (3), added once per G step (it does not depend on the batch)
+            ortho = losses.orthogonal_regularization(self._ortho, beta=cfg.ortho_beta)
+            ortho.backward()
+            ortho = ortho.detach()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        out = {"loss_d": d_total, "loss_g": g_total, "d_real": real_mean, "d_fake": fake_mean, "ortho": ortho}
+        if cfg.r1_gamma > 0:
+            out["r1"] = r1_total
+        return out, used
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# §4.1 monitoring hook
+# ---------------------------------------------------------------------------------------------------------------------
+class SpectralHook:
+    """Logs the §4.1 singular values every ``sv_every_kimg`` and warns on σ0 explosion / D-loss collapse.
+
+    The monitor sees every step's D loss (kept on the device, so no host sync per step) and records every
+    ``sv_every_kimg`` worth of iterations. Its state travels in the method's extra state, so a resumed run keeps
+    its references and warns exactly as an uninterrupted one.
+    """
+
+    def __init__(self, *, cfg: BigGANConfig, method: BigGANMethod):
+        from gancore.metrics.spectral import SpectralMonitor
+
+        self.method = method
+        per_step = cfg.d_steps * cfg.batch_size
+        every = max(1, int(round(cfg.sv_every_kimg * 1000 / per_step)))
+        self.monitor = SpectralMonitor(every_steps=every, explode_factor=cfg.sv_explode_factor,
+                                       warmup_steps=every)  # σ0 grows fastest right after init: not a collapse
+        if "spectral" in method.extra:
+            self.monitor.load_state_dict(method.extra["spectral"])
+        method.spectral = self.monitor
+
+    def __call__(self, state: RunState, losses: dict[str, Tensor]) -> dict | None:
+        record = self.monitor.update(state.step, self.method.G, self.method.D, d_loss=losses.get("loss_d"))
+        return {"kind": "spectral", "step": state.step, **record} if record else None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Evaluation (§3.1 truncation, App. C.1 standing statistics, class accuracy)
+# ---------------------------------------------------------------------------------------------------------------------
+class BigGANEvaluator:
+    """End-of-run metrics of the EMA G with standing statistics: FID/IS/KID, class accuracy, truncation sweep."""
+
+    def __init__(self, *, cfg: BigGANConfig, data, device: torch.device):
+        self.cfg, self.data, self.device = cfg, data, device
+
+    def reals(self, n: int) -> Tensor:
+        level = self.data.cache.at(self.cfg.resolution)
+        return level[: min(n, len(level))]
+
+    def prepared(self, G: nn.Module, *, truncation: float | None = None) -> nn.Module:
+        """A copy of G with App. C.1 standing statistics for sampling at ``truncation`` (G itself is untouched)."""
+        from gancore.sampling import standing_stats
+
+        G = copy.deepcopy(G)
+        if self.cfg.standing_stats_batches > 0:
+            standing_stats(G, num_batches=self.cfg.standing_stats_batches,
+                           batch_size=self.cfg.standing_stats_batch_size, seed=self.cfg.seed + 17,
+                           truncation=truncation)
+        return G.eval()
+
+    def _can_score(self) -> bool:
+        return not (self.cfg.extractor == "shapes" and self.cfg.dataset != "shapes")
+
+    def sweep(self, G: nn.Module, *, n: int, thresholds: list[float] | None = None) -> list[dict[str, Any]]:
+        """IS/FID (+ class accuracy on shapes) per truncation threshold, each with its own standing statistics."""
+        from gancore.metrics.shapes_net import classify
+        from gancore.sampling import truncation_sweep
+
+        cfg = self.cfg
+        if not self._can_score():
+            return []
+        n = min(n, len(self.data))
+        real = self.reals(n)
+        classifier = classify if cfg.dataset == "shapes" else None
+        rows = []
+        for t in [None, *(cfg.truncations if thresholds is None else thresholds)]:
+            rows += truncation_sweep(
+                self.prepared(G, truncation=t), thresholds=[] if t is None else [t], real_uint8=real, n=n,
+                seed=cfg.seed + 11, extractor=cfg.extractor, inception_weights=cfg.inception_weights,
+                cache_dir=common.fidelity_cache_dir(cfg),
+                cache_key=common.fidelity_cache_key(cfg, resolution=cfg.resolution, n=n), device=str(self.device),
+                include_untruncated=t is None, classifier=classifier)
+        return rows
+
+    def class_accuracy(self, G: nn.Module, *, n_per_class: int) -> dict[str, Any]:
+        from gancore.sampling import class_accuracy
+
+        if self.cfg.dataset != "shapes":
+            return {}
+        return class_accuracy(self.prepared(G), n_per_class=n_per_class, seed=self.cfg.seed + 13)
+
+    def fidelity(self, G: nn.Module, *, n: int) -> dict[str, float]:
+        """Untruncated FID/IS/KID of G as it is (no standing statistics): the untrained-G yardstick."""
+        from gancore.metrics.fidelity import fidelity_metrics
+        from gancore.sampling import sample_conditional
+
+        cfg = self.cfg
+        if not self._can_score():
+            return {}
+        n = min(n, len(self.data))
+        fake, _ = sample_conditional(G, n=n, seed=cfg.seed + 11)
+        return fidelity_metrics(fake, self.reals(n), metrics=("fid", "is", "kid"), extractor=cfg.extractor,
+                                inception_weights=cfg.inception_weights, cache_dir=common.fidelity_cache_dir(cfg),
+                                cache_key=common.fidelity_cache_key(cfg, resolution=cfg.resolution, n=n),
+                                device=str(self.device))
+
+    def final(self, G: nn.Module, *, n: int, sweep: bool = True) -> dict[str, Any]:
+        cfg = self.cfg
+        rows = self.sweep(G, n=n, thresholds=cfg.truncations if sweep else [])
+        out: dict[str, Any] = {"truncation_sweep": rows}
+        if rows:
+            untrunc = rows[0]
+            out.update({k: v for k, v in untrunc.items() if k != "truncation"})
+        acc = self.class_accuracy(G, n_per_class=max(1, min(n, 1024) // self.data_num_classes()))
+        if acc:
+            out["class_accuracy"] = acc
+        return out
+
+    def data_num_classes(self) -> int:
+        return int(self.data.num_classes) if self.data is not None else max(1, self.cfg.num_classes)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A whole run
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class BigGANRun:
+    cfg: BigGANConfig
+    method: BigGANMethod
+    trainer: Trainer
+    evaluator: BigGANEvaluator
+    summary: dict[str, Any]
+    data: Any = None
+
+    @property
+    def G_ema(self) -> nn.Module:
+        return self.trainer.ema.module
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    def log(self) -> list[dict]:
+        from gancore.viz import read_log
+
+        return read_log(self.out_dir / "log.jsonl")
+
+    def sampling_G(self, *, truncation: float | None = None) -> nn.Module:
+        """The EMA G with standing statistics (App. C.1), ready for widgets and figures."""
+        return self.evaluator.prepared(self.G_ema, truncation=truncation)
+
+
+def build_data(cfg: BigGANConfig):
+    return common.build_data(cfg, resolution=cfg.resolution)
+
+
+def _num_classes(cfg: BigGANConfig, data) -> int:
+    found = int(data.num_classes) if data is not None else 0
+    if cfg.num_classes and found and cfg.num_classes != found:
+        raise ValueError(f"num_classes={cfg.num_classes} but the {cfg.dataset} data has {found} classes; "
+                         "set num_classes=0 to take it from the data")
+    n = cfg.num_classes or found or 1000
+    if n < 2 and not cfg.dry_run:
+        raise ValueError(f"BigGAN is class-conditional and needs at least 2 classes; the {cfg.dataset} data at "
+                         f"{cfg.data_dir} has {n} (use class subfolders for an image folder)")
+    return n
+
+
+def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool = True,
+        baseline: bool = True) -> BigGANRun:
+    """Train (or resume, or dry-run) BigGAN under the run contract and return the run with its summary."""
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    if data is None:
+        data = build_data(cfg)
+    num_classes = _num_classes(cfg, data)
+    method = BigGANMethod(cfg=cfg, num_classes=num_classes, device=device)
+    images = (RealImages(data=data, device=device if device.type == "cuda" else None)
+              if data is not None else common.NoData())
+    evaluator = BigGANEvaluator(cfg=cfg, data=data, device=device)
+    label_sampler = lambda n, gen: torch.arange(n) % num_classes  # noqa: E731  (grid columns are classes)
+    trainer = Trainer(cfg=cfg, method=method, data=images, device=device, hooks=Hooks(),
+                      label_sampler=label_sampler)
+    base = {
+        "paper": PAPER, "scale": cfg.scale, "preset": cfg.preset, "table1_row": cfg.table1_row, "arch": cfg.arch,
+        "dataset": cfg.dataset, "resolution": cfg.resolution, "num_classes": num_classes, "device": str(device),
+        "params": {"G": count_params(method.G), "D": count_params(method.D),
+                   "total_m": round((count_params(method.G) + count_params(method.D)) / 1e6, 3)},
+        "switches": {"shared": cfg.shared, "hier": cfg.hier, "ortho": cfg.ortho},
+        "batch_size": cfg.batch_size, "accumulate": cfg.accumulate,
+        "total_kimg": trainer.total_nimg / 1000, "iterations": cfg.iterations(trainer.total_nimg / 1000),
+    }
+    if cfg.dry_run:
+        result = trainer.run(progress=False)
+        summary = {**base, "status": "dry_run", "kimg": result["nimg"] / 1000}
+        common.write_summary(cfg.out_dir, summary)
+        return BigGANRun(cfg, method, trainer, evaluator, summary, data)
+
+    previous = common.read_summary(cfg.out_dir)
+    fresh = not trainer.try_resume()
+    if cfg.sv_every_kimg > 0:
+        trainer.hooks.on_step.append(SpectralHook(cfg=cfg, method=method))
+    if fresh and evaluate and baseline:
+        # The untrained G is the yardstick for "training helped".
+        method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, n=min(cfg.final_num_images, 1024))
+    t0 = time.perf_counter()
+    result = trainer.run(progress=progress)
+    done_before = (previous.get("status") == "complete" and previous.get("nimg") == result["nimg"]
+                   and "final" in previous)
+    if done_before:
+        summary = previous  # a finished run re-executed: reuse its final metrics instead of recomputing
+    else:
+        final = evaluator.final(trainer.ema.module, n=cfg.final_num_images) if evaluate else {}
+        train_s = trainer.state.train_seconds
+        summary = {
+            **base, "status": result["status"], "nimg": result["nimg"], "kimg": result["nimg"] / 1000,
+            "iterations_done": trainer.state.step,
+            "train_seconds": round(train_s, 2), "wall_seconds_this_session": round(time.perf_counter() - t0, 2),
+            "img_per_s": round(result["nimg"] / max(train_s, 1e-9), 2),
+            "initial": method.extra.get("initial_metrics", {}), "final": final,
+            "claims": previous.get("claims", []),
+        }
+    common.write_summary(cfg.out_dir, summary)
+    return BigGANRun(cfg, method, trainer, evaluator, summary, data)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The notebook's claim experiments (Table 1 columns at equal steps)
+# ---------------------------------------------------------------------------------------------------------------------
+CLAIM_RUNS: dict[str, dict[str, bool]] = {
+    "plain": {"shared": False, "hier": False, "ortho": False},  # Table 1 rows 1–5 (SAGAN-style conditioning)
+    "shared_hier": {"shared": True, "hier": True, "ortho": False},  # row 7
+    "shared_hier_ortho": {"shared": True, "hier": True, "ortho": True},  # row 8, the paper's final model
+}
+CLAIM_TRUNCATION = 0.5  # the threshold at which amenability to truncation is compared
+
+
+def _claim_config(cfg: BigGANConfig, name: str, **changes: Any) -> BigGANConfig:
+    """A side-run config: the main run's preset plus the *user's* overrides, then ``changes`` (one Table 1 column).
+
+    Only fields the user changed relative to the preset carry over, so the column's switches are never masked.
+    """
+    preset_cfg = resolve(BigGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset,
+                         overrides={"table1_row": cfg.table1_row, "dry_run": True})
+    skip = {"paper", "scale", "preset", "table1_row", "out_dir", "dry_run"}
+    user = {k: v for k, v in cfg.to_dict().items() if k not in skip and getattr(preset_cfg, k) != v}
+    values = {**user, "out_dir": str(Path(cfg.out_dir) / "claims" / name), "sample_every_kimg": 1e9,
+              "ckpt_every_kimg": 1e9, "sv_every_kimg": 0.0, "total_kimg": cfg.claims_kimg,
+              "final_num_images": cfg.claims_num_images, "truncations": [CLAIM_TRUNCATION], **changes}
+    return resolve(BigGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset, overrides=values)
+
+
+def claim_experiments(cfg: BigGANConfig, *, data=None, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Three resumable side runs of ``claims_kimg`` each under ``out_dir/claims/<name>``: Table 1's conditioning
+    columns (plain → shared + hier → + ortho) at equal steps, each scored untruncated and at τ = 0.5."""
+    if cfg.claims_kimg <= 0:
+        return {}
+    results: dict[str, dict[str, Any]] = {}
+    for name, switches in CLAIM_RUNS.items():
+        sub = _claim_config(cfg, name, **switches)
+        try:
+            r = run(sub, data=data, progress=progress, evaluate=True, baseline=False)
+        except TrainingDiverged as e:  # a diverging configuration is a result, not a reason to stop the notebook
+            results[name] = {"diverged": str(e)}
+            continue
+        final = r.summary.get("final", {})
+        sweep = {("none" if row["truncation"] is None else row["truncation"]): row
+                 for row in final.get("truncation_sweep", [])}
+        results[name] = {"kimg": r.summary.get("kimg"), "iterations": r.summary.get("iterations_done"),
+                         "train_seconds": r.summary.get("train_seconds"), "fid": final.get("fid"),
+                         "is_mean": final.get("is_mean"),
+                         "accuracy": final.get("class_accuracy", {}).get("accuracy"),
+                         "fid_truncated": sweep.get(CLAIM_TRUNCATION, {}).get("fid"),
+                         "is_truncated": sweep.get(CLAIM_TRUNCATION, {}).get("is_mean")}
+    return results
+
+
+def claims_table(summary: dict[str, Any], claim_results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of paper claim | paper's figure | this run | holds?, fed from papers/biggan/paper.yaml."""
+    from gancore.config import load_yaml, papers_dir
+
+    claims = load_yaml(papers_dir() / PAPER / "paper.yaml")["claims"]
+    nan = float("nan")
+
+    def row(key: str, this_run: str, holds: bool | None) -> dict[str, Any]:
+        c = claims[key]
+        return {"claim": c["claim"], "paper": c["paper"], "this run": this_run,
+                "holds": None if holds is None else bool(holds)}
+
+    out = []
+    sweep = summary.get("final", {}).get("truncation_sweep", [])
+    if len(sweep) >= 3:
+        untrunc, trunc = sweep[0], sorted(sweep[1:], key=lambda r: -r["truncation"])  # large → small threshold
+        fids = [untrunc["fid"]] + [r["fid"] for r in trunc]
+        best = min(range(len(fids)), key=fids.__getitem__)
+        is_up = trunc[-1]["is_mean"] > untrunc["is_mean"]
+        u_shape = 0 < best < len(fids) - 1
+        label = "none" if best == 0 else f"{trunc[best - 1]['truncation']:g}"
+        out.append(row("truncation_tradeoff",
+                       f"IS {untrunc['is_mean']:.2f} (untruncated) → {trunc[-1]['is_mean']:.2f} "
+                       f"(τ={trunc[-1]['truncation']:g}); FID {fids[0]:.1f} → best {fids[best]:.1f} at τ={label} "
+                       f"→ {fids[-1]:.1f} at τ={trunc[-1]['truncation']:g}", is_up and u_shape))
+    else:
+        out.append(row("truncation_tradeoff", "no truncation sweep (needs a shapes run or Inception weights)", None))
+    plain, sh, sho = (claim_results.get(k, {}) for k in CLAIM_RUNS)
+    if plain.get("fid") is not None and sh.get("fid") is not None:
+        out.append(row("shared_hier_speed",
+                       f"FID after {sh.get('iterations')} iterations: {plain['fid']:.1f} (plain) vs {sh['fid']:.1f} "
+                       f"(shared + hier); class accuracy {plain.get('accuracy') or nan:.0%} vs "
+                       f"{sh.get('accuracy') or nan:.0%}", sh["fid"] < plain["fid"]))
+    else:
+        out.append(row("shared_hier_speed", "claim runs not done (claims_kimg = 0) or diverged", None))
+    ratio = lambda r: (r.get("fid_truncated") or nan) / (r.get("fid") or nan)  # noqa: E731
+    if sh.get("fid_truncated") is not None and sho.get("fid_truncated") is not None:
+        out.append(row("ortho_truncation",
+                       f"FID(τ={CLAIM_TRUNCATION:g}) / FID(untruncated): {ratio(sh):.2f} without vs {ratio(sho):.2f} "
+                       f"with orthogonal regularization (lower: truncation hurts less)", ratio(sho) < ratio(sh)))
+    else:
+        out.append(row("ortho_truncation", "claim runs not done (claims_kimg = 0) or diverged", None))
+    acc = summary.get("final", {}).get("class_accuracy", {})
+    if acc:
+        worst = min(range(len(acc["per_class_accuracy"])), key=acc["per_class_accuracy"].__getitem__)
+        out.append(row("class_correct",
+                       f"shapes classifier on generated samples: {acc['accuracy']:.1%} correct overall, worst class "
+                       f"{worst} at {acc['per_class_accuracy'][worst]:.0%}; flagged: {acc.get('flagged') or 'none'}",
+                       acc["accuracy"] >= 0.8))
+    else:
+        out.append(row("class_correct", "needs the shapes dataset (the shipped classifier knows only shapes)", None))
+    return out
+
+
+__all__ = ["BigGANConfig", "BigGANMethod", "BigGANEvaluator", "BigGANRun", "SpectralHook", "build_data",
+           "build_networks", "claim_experiments", "claims_table", "load_config", "ortho_weights", "run", "sync_batchnorm_if_distributed",
+           "TrainingDiverged"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Tables and figures for the notebook
+# ---------------------------------------------------------------------------------------------------------------------
+update_summary = common.update_summary
+
+
+def _build_counts(cfg: BigGANConfig, num_classes: int) -> tuple[int, int]:
+    """G and D parameter counts, built on the meta device (no memory, no init cost: only shapes matter)."""
+    G, D = _shape_only_networks(cfg, num_classes)
+    return count_params(G), count_params(D)
+
+
+def _shape_only_networks(cfg: BigGANConfig, num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """G and D with the right shapes but no values: meta device, no orthogonal init, no SN registration."""
+    from gancore.nn import skip_spectral_norm
+
+    meta_cfg = copy.copy(cfg)
+    meta_cfg.ortho_init = False
+    with torch.device("meta"), skip_spectral_norm():
+        return build_networks(meta_cfg, num_classes=num_classes)
+
+
+def architecture_table(cfg: BigGANConfig, *, num_classes: int) -> list[dict[str, Any]]:
+    """Per-block channels and parameters of this run's G and D (App. B), plus embedding/head rows."""
+    G, D = _shape_only_networks(cfg, num_classes)
+    rows = []
+    for net_name, net in (("G", G), ("D", D)):
+        for name, child in net.named_children():
+            if isinstance(child, nn.ModuleList):
+                for i, block in enumerate(child):
+                    rows.append({"net": net_name, "part": f"{name}.{i} ({type(block).__name__})",
+                                 "parameters": count_params(block)})
+            elif isinstance(child, nn.ModuleDict):
+                for key, block in child.items():
+                    rows.append({"net": net_name, "part": f"{name}[{key}] ({type(block).__name__})",
+                                 "parameters": count_params(block)})
+            else:
+                rows.append({"net": net_name, "part": f"{name} ({type(child).__name__.replace('Parametrized', 'SN ')})",
+                             "parameters": count_params(child)})
+        rows.append({"net": net_name, "part": "total", "parameters": count_params(net)})
+    return rows
+
+
+def table1_param_check() -> list[dict[str, Any]]:
+    """G+D parameters of Table 1's 128×128 ImageNet models (1000 classes) as gancore builds them, beside the paper."""
+    from gancore.recipes.biggan_config import table1_rows
+
+    seen: dict[tuple, int] = {}
+    rows = []
+    for i, r in enumerate(table1_rows()):
+        key = (r["ch"], r["shared"], r["hier"])
+        if key not in seen:
+            cfg = BigGANConfig(resolution=128, ch=r["ch"], shared=r["shared"], hier=r["hier"], dim_z=120,
+                               attention_res=[64], num_classes=1000)
+            seen[key] = sum(_build_counts(cfg, 1000))
+        n = seen[key]
+        rows.append({"row": i, "batch": r["batch"], "ch": r["ch"], "shared": r["shared"], "hier": r["hier"],
+                     "ortho": r["ortho"], "paper (M)": r["params_m"], "gancore (M)": round(n / 1e6, 2),
+                     "difference": f"{n / (r['params_m'] * 1e6) - 1:+.2%}", "paper FID": r["fid"],
+                     "paper IS": r["is"]})
+    return rows
+
+
+def class_rows_figure(data, *, per_class: int = 8):
+    """``per_class`` real images of every class, one row per class."""
+    from gancore.viz import show_grid
+
+    level = data.cache.at(data.resolution)
+    picks = []
+    for c in range(data.num_classes):
+        idx = (data.labels == c).nonzero().flatten()[:per_class]
+        picks.append(level[idx])
+    names = ", ".join(data.class_names[: data.num_classes])
+    return show_grid(torch.cat(picks), nrow=per_class, title=f"rows: {names}")
+
+
+def class_grid_figure(G: nn.Module, *, class_names: list[str], per_class: int = 6, seed: int = 0,
+                      truncation: float | None = None):
+    """Samples of G with one column per class and one row per latent (the same z across each row)."""
+    from gancore.latents import sample_latents
+    from gancore.viz import show_grid
+    from gancore.widgets import generate_uint8
+
+    k = G.num_classes
+    z = sample_latents(per_class, G.dim_z, seed=seed, truncation=truncation).repeat_interleave(k, dim=0)
+    y = torch.arange(k).repeat(per_class)
+    imgs = generate_uint8(G, z, gen_kwargs={"y": y})
+    names = ", ".join(class_names[:k])
+    return show_grid(imgs, nrow=k, title=f"columns: {names}" + ("" if truncation is None else f"; τ={truncation}"))

@@ -1,0 +1,69 @@
+"""Pieces every paper recipe shares: building the training data, the dry-run stand-in, summary.json I/O, and the
+fidelity-cache key that names a real set exactly."""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gancore.checkpoint import atomic_write_text
+from gancore.config import RunConfig
+
+
+def build_data(cfg: RunConfig, *, resolution: int):
+    """The run's training set as an :class:`~gancore.data.ImageData`; a dry run on real data decodes nothing."""
+    from gancore.data import build_dataset
+
+    size = min(cfg.dataset_size, 64) if cfg.dry_run else cfg.dataset_size
+    if cfg.dry_run and cfg.dataset != "shapes":
+        return None
+    return build_dataset(cfg.dataset, resolution=resolution, data_dir=cfg.data_dir, size=size,
+                         seed=cfg.seed, download=cfg.download, strict=cfg.strict_images)
+
+
+class NoData:
+    """Stands in for real data in a dry run with cifar10/folder: nothing is decoded."""
+
+    labels = torch.zeros(1, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return 1
+
+
+def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
+
+
+def read_summary(out_dir: str | Path) -> dict[str, Any]:
+    """The previous summary.json of a run folder ({} when missing; an unreadable one is recomputed with a warning)."""
+    path = Path(out_dir) / "summary.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        warnings.warn(f"{path} is unreadable; final metrics will be recomputed", stacklevel=2)
+        return {}
+
+
+def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
+    """Merge fields (e.g. the notebook's claims table) into an existing summary.json."""
+    summary = read_summary(out_dir)
+    summary.update(fields)
+    write_summary(out_dir, summary)
+    return summary
+
+
+def fidelity_cache_key(cfg: RunConfig, *, resolution: int, n: int) -> str:
+    """Cache name of the real-set statistics: dataset, source (folder path or shapes size+seed), resolution, n."""
+    source = str(Path(cfg.data_dir).resolve()) if cfg.data_dir else f"size{cfg.dataset_size}-seed{cfg.seed}"
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    return f"{cfg.dataset}-{digest}-res{resolution}-n{n}"
+
+
+def fidelity_cache_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.out_dir).parent / ".fidelity-cache"

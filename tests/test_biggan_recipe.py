@@ -1,0 +1,260 @@
+"""BigGAN's training recipe on the shared loop (gancore.recipes.biggan): config, one iteration, accumulation, ortho
+reg, R1, EMA start, cross-replica BN, exact resume and the claims table."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from gancore import losses
+from gancore.config import ConfigError
+from gancore.recipes import biggan
+from gancore.recipes.biggan_config import BigGANConfig, table1_rows
+
+TINY = dict(resolution=32, ch=4, dim_z=8, shared_dim=6, attention_res=[], batch_size=8, accumulate=1,
+            lr_g=2e-4, lr_d=2e-4, num_classes=3, sv_every_kimg=0.0)
+
+
+def _method(**changes) -> biggan.BigGANMethod:
+    cfg = BigGANConfig(**{**TINY, **changes})
+    return biggan.BigGANMethod(cfg=cfg, num_classes=3, device=torch.device("cpu"))
+
+
+def _fixed_reals(n_total: int = 64, seed: int = 0):
+    """A reals() callable handing out consecutive slices of one fixed batch, and a record of what it handed out."""
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(n_total, 3, 32, 32, generator=g) * 2 - 1, torch.randint(3, (n_total,), generator=g)
+    pos = [0]
+
+    def reals(n):
+        out = x[pos[0]:pos[0] + n], y[pos[0]:pos[0] + n]
+        pos[0] += n
+        return out
+    return reals
+
+
+# ---- config -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", ["", "imagenet256", "imagenet512", "deep128", "cifar10"])
+def test_full_presets_resolve(preset):
+    cfg = biggan.load_config(scale="full", preset=preset, dry_run=True)
+    assert cfg.batch_size % cfg.accumulate == 0
+    assert cfg.iterations() > 1e5
+
+
+@pytest.mark.parametrize("scale", ["smoke", "reduced"])
+def test_small_presets_resolve(scale):
+    cfg = biggan.load_config(scale=scale)
+    assert cfg.resolution == 32 and cfg.dataset == "shapes"
+
+
+def test_full_default_is_table1_final_row():
+    cfg = biggan.load_config(scale="full", dry_run=True)
+    final = table1_rows()[7]
+    assert (cfg.batch_size, cfg.ch, cfg.shared, cfg.hier, cfg.ortho) == (final["batch"], final["ch"], True, True,
+                                                                          True)
+    assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.d_steps) == (5e-5, 2e-4, 0.0, 0.999, 2)
+    assert cfg.ema_decay == 0.9999 and cfg.ortho_beta == 1e-4
+
+
+@pytest.mark.parametrize("row", range(9))
+def test_table1_row_sets_its_columns(row):
+    cfg = biggan.load_config(scale="full", table1_row=row, dry_run=True)
+    r = table1_rows()[row]
+    assert (cfg.batch_size, cfg.ch, cfg.shared, cfg.hier, cfg.ortho) == (r["batch"], r["ch"], r["shared"],
+                                                                          r["hier"], r["ortho"])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(batch_size=10, accumulate=3), "multiple of accumulate"),
+    (dict(resolution=48), "resolution"),
+    (dict(attention_res=[12]), "attention_res"),
+    (dict(truncations=[0.5, 0.0]), "truncations"),
+    (dict(table1_row=9), "table1_row"),
+    (dict(lr_g=0.0), "lr_g"),
+    (dict(d_steps=0), "d_steps"),
+])
+def test_config_rejects_bad_values(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        biggan.load_config(scale="smoke", **bad)
+
+
+def test_iterations_count_every_d_step_batch():
+    cfg = BigGANConfig(**{**TINY, "batch_size": 2048, "d_steps": 2, "accumulate": 8, "total_kimg": 4096.0})
+    assert cfg.iterations() == 1000 and cfg.micro_batch == 256
+
+
+# ---- one iteration ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("d_steps", [1, 2])
+@pytest.mark.parametrize("accumulate", [1, 2])
+@pytest.mark.parametrize("loss", ["hinge", "ns"])
+def test_train_step_counts_steps_and_images(d_steps, accumulate, loss):
+    m = _method(d_steps=d_steps, accumulate=accumulate, loss=loss)
+    g0 = copy.deepcopy(m.G.state_dict())
+    out, used = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    assert used == d_steps * 8
+    assert all(torch.isfinite(v) for v in out.values())
+    assert m.opt_d.state[next(iter(m.D.parameters()))]["step"] == d_steps
+    assert m.opt_g.state[next(iter(m.G.parameters()))]["step"] == 1
+    assert any(not torch.equal(g0[k], v) for k, v in m.G.state_dict().items())
+    assert all(p.requires_grad for p in m.D.parameters())  # restored after the G step
+
+
+def test_gradient_accumulation_equals_the_full_batch(monkeypatch):
+    """D's update from 2 micro-batches of 4 equals the one from a batch of 8 (D has no BatchNorm)."""
+    g = torch.Generator().manual_seed(1)
+    z, y = torch.randn(8, 8, generator=g), torch.randint(3, (8,), generator=g)
+    results = []
+    for acc in (1, 2):
+        m = _method(d_steps=1, accumulate=acc, ortho=False)
+        m.G.eval()  # BN on running statistics: the fakes do not depend on the micro-batch split
+        # Spectral norm runs one power iteration per train-mode forward, so 2 micro-batches advance u twice as often
+        # (as in the authors' code); eval mode freezes u and leaves only the gradient arithmetic to compare.
+        m.D.eval()
+        draws = iter([(z, y)] if acc == 1 else [(z[:4], y[:4]), (z[4:], y[4:])])
+        calls = {"n": 0}
+
+        def sample_inputs(n, rng, draws=draws, calls=calls):
+            calls["n"] += 1
+            return next(draws) if calls["n"] <= acc else (torch.randn(n, 8), torch.randint(3, (n,)))
+        monkeypatch.setattr(m, "sample_inputs", sample_inputs)
+        m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+        results.append(copy.deepcopy(m.D.state_dict()))
+    for k in results[0]:
+        torch.testing.assert_close(results[0][k], results[1][k], atol=1e-6, rtol=1e-5)
+
+
+def test_ortho_weights_skip_embeddings_and_match_the_reported_penalty():
+    m = _method(ortho=True, ortho_beta=1e-2)
+    names = {id(p): n for n, p in m.G.named_parameters()}
+    picked = [names[id(p)] for p in biggan.ortho_weights(m.G)]
+    assert picked and not any(n.startswith("shared") for n in picked)
+    assert all(p.ndim >= 2 for p in biggan.ortho_weights(m.G))
+    expected = losses.orthogonal_regularization([p.detach().clone() for p in biggan.ortho_weights(m.G)], beta=1e-2)
+    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out["ortho"], expected)
+    # Non-shared G: the per-layer one-hot CBN maps are class tables and are skipped too.
+    plain = _method(shared=False, hier=False, ortho=True)
+    cbn = [n for n, p in plain.G.named_parameters() if ".bn" in n and p.ndim >= 2]
+    kept = {id(p) for p in biggan.ortho_weights(plain.G)}
+    assert cbn and not any(id(dict(plain.G.named_parameters())[n]) in kept for n in cbn)
+
+
+def test_ortho_off_reports_zero():
+    m = _method(ortho=False)
+    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    assert float(out["ortho"]) == 0.0
+
+
+def test_r1_matches_the_loss_module_on_the_same_reals(monkeypatch):
+    m = _method(d_steps=1, r1_gamma=10.0)
+    reals = _fixed_reals()
+    x, y = _fixed_reals()(8)
+    D0 = copy.deepcopy(m.D)
+    expected = losses.r1_penalty(lambda v: D0(v, y), x)
+    out, _ = m.train_step(m.schedule.phases[0], 1.0, reals, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out["r1"], expected.detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_sync_batchnorm_only_under_a_process_group(monkeypatch):
+    import torch.distributed as dist
+
+    G = biggan.build_networks(BigGANConfig(**TINY), num_classes=3)[0]
+    assert biggan.sync_batchnorm_if_distributed(G) is G
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    synced = biggan.sync_batchnorm_if_distributed(G)
+    bns = [mod for mod in synced.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(isinstance(b, nn.SyncBatchNorm) for b in bns)
+
+
+@pytest.mark.parametrize("arch", ["biggan", "deep"])
+def test_build_networks_by_arch(arch):
+    changes = dict(arch=arch, ch=8, depth=1) if arch == "deep" else {}
+    G, D = biggan.build_networks(BigGANConfig(**{**TINY, **changes}), num_classes=3)
+    z, y = torch.randn(2, 8), torch.tensor([0, 2])
+    assert G(z, y).shape == (2, 3, 32, 32) and D(G(z, y), y).shape == (2,)
+
+
+# ---- whole runs ---------------------------------------------------------------------------------------------------
+def _smoke(tmp_path, name="run", **changes):
+    over = dict(out_dir=str(tmp_path / name), dataset_size=64, total_kimg=0.128, log_every_kimg=0.032,
+                ckpt_every_kimg=0.064, sample_every_kimg=0.064, sv_every_kimg=0.032, batch_size=8, accumulate=2,
+                standing_stats_batches=1, truncations=[0.5], final_num_images=32, num_threads=1)
+    return biggan.load_config(scale="smoke", **{**over, **changes})
+
+
+def test_resume_is_exact(tmp_path):
+    straight = biggan.run(_smoke(tmp_path, "a"), progress=False, evaluate=False)
+    biggan.run(_smoke(tmp_path, "b", total_kimg=0.064), progress=False, evaluate=False)
+    resumed = biggan.run(_smoke(tmp_path, "b"), progress=False, evaluate=False)
+    assert resumed.trainer.resumed_from is not None
+    for net in ("G", "D"):
+        a, b = getattr(straight.method, net).state_dict(), getattr(resumed.method, net).state_dict()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{net}.{k}")
+    for k, v in straight.trainer.ema.state_dict().items():
+        torch.testing.assert_close(v, resumed.trainer.ema.state_dict()[k], rtol=0, atol=0)
+    spectral = [r for r in resumed.log() if r.get("kind") == "spectral"]
+    assert [r["nimg"] for r in spectral] == [r["nimg"] for r in straight.log() if r.get("kind") == "spectral"]
+
+
+def test_ema_copies_g_until_its_start(tmp_path):
+    r = biggan.run(_smoke(tmp_path, ema_start_kimg=1.0, ema_decay=0.9), progress=False, evaluate=False)
+    for k, v in r.method.G.state_dict().items():
+        torch.testing.assert_close(r.trainer.ema.module.state_dict()[k].float(), v.float())
+    later = biggan.run(_smoke(tmp_path, "late", ema_start_kimg=0.0, ema_decay=0.9), progress=False, evaluate=False)
+    assert any(not torch.equal(later.trainer.ema.module.state_dict()[k], v)
+               for k, v in later.method.G.state_dict().items() if v.is_floating_point())
+
+
+def test_dry_run_writes_config_and_counts(tmp_path):
+    r = biggan.run(_smoke(tmp_path, dry_run=True), progress=False)
+    assert r.summary["status"] == "dry_run" and r.summary["params"]["G"] > 0
+    assert (tmp_path / "run" / "config.json").is_file() and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_num_classes_must_match_the_data(tmp_path):
+    with pytest.raises(ValueError, match="num_classes=5"):
+        biggan.run(_smoke(tmp_path, num_classes=5), progress=False, evaluate=False)
+
+
+def test_evaluated_run_reports_sweep_accuracy_and_spectra(tmp_path):
+    r = biggan.run(_smoke(tmp_path), progress=False)
+    final = r.summary["final"]
+    assert [row["truncation"] for row in final["truncation_sweep"]] == [None, 0.5]
+    assert 0.0 <= final["class_accuracy"]["accuracy"] <= 1.0
+    assert len(final["class_accuracy"]["per_class_accuracy"]) == 8
+    assert r.summary["initial"]["fid"] > 0
+    spectral = [rec for rec in r.log() if rec.get("kind") == "spectral"]
+    assert spectral and all(v == v for rec in spectral for k, v in rec.items() if k.startswith("sv/"))
+
+
+# ---- claims -------------------------------------------------------------------------------------------------------
+def _sweep(fids, iss, ts=(None, 1.0, 0.5, 0.04)):
+    return [{"truncation": t, "fid": f, "is_mean": i} for t, f, i in zip(ts, fids, iss)]
+
+
+@pytest.mark.parametrize("fids, iss, holds", [
+    ([30, 25, 28, 60], [2.0, 2.5, 3.0, 3.5], True),    # IS up, FID dips then rises
+    ([30, 35, 40, 60], [2.0, 2.5, 3.0, 3.5], False),   # FID only worsens
+    ([30, 25, 28, 60], [2.0, 1.8, 1.7, 1.5], False),   # IS falls
+    ([30, 28, 26, 24], [2.0, 2.5, 3.0, 3.5], False),   # FID never turns back up
+])
+def test_truncation_claim_logic(fids, iss, holds):
+    summary = {"final": {"truncation_sweep": _sweep(fids, iss)}}
+    rows = biggan.claims_table(summary, {})
+    assert rows[0]["holds"] is holds
+    assert [r["holds"] for r in rows[1:3]] == [None, None]  # no claim runs: undecided, not "fails"
+
+
+def test_claims_from_side_runs():
+    results = {"plain": {"fid": 40.0, "accuracy": 0.5, "iterations": 10},
+               "shared_hier": {"fid": 30.0, "accuracy": 0.7, "iterations": 10, "fid_truncated": 45.0},
+               "shared_hier_ortho": {"fid": 31.0, "accuracy": 0.7, "iterations": 10, "fid_truncated": 33.0}}
+    acc = {"accuracy": 0.9, "per_class_accuracy": [0.9] * 8, "flagged": []}
+    rows = biggan.claims_table({"final": {"class_accuracy": acc}}, results)
+    assert [r["holds"] for r in rows] == [None, True, True, True]
+    assert all({"claim", "paper", "this run", "holds"} <= set(r) for r in rows)
