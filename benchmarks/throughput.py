@@ -6,6 +6,9 @@ peak). Rows that belong together (e.g. 1 vs 2 CPU threads, fp32 nets of each sca
     python benchmarks/throughput.py                          # ProGAN reduced nets, 4²–32², CPU
     python benchmarks/throughput.py --scale full --resolutions 128 1024 --device cuda --steps 50
     python benchmarks/throughput.py --threads 1 2            # compare thread counts in one run
+    python benchmarks/throughput.py --paper biggan --resolutions 32 --precision fp32 bf16 --channels-last
+    python benchmarks/throughput.py --paper biggan --scale full --resolutions 128 --device cuda --batch 256 \
+        --precision fp32 bf16 --channels-last --peak-tflops 989      # ImageNet-128 ch96, MFU vs bf16 peak
 """
 from __future__ import annotations
 
@@ -17,19 +20,34 @@ import sys
 import time
 
 
-def measure(paper: str, scale: str, preset: str, resolution: int, device: str, steps: int, warmup: int,
-            threads: int, batch: int | None) -> dict:
+def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
+    """Run ``step`` (returns images used) warmup + steps times; images, seconds and peak MiB of the timed part."""
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0, n = time.perf_counter(), 0
+    for _ in range(steps):
+        n += step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return n, time.perf_counter() - t0, peak
+
+
+def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int):
+    import torch
     from gancore.recipes import progan
     from gancore.schedule import Phase
     from gancore.train import pick_device
 
-    if paper != "progan":
-        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan")
-    cfg = progan.load_config(scale=scale, preset=preset, dry_run=True, device=device, out_dir="/tmp/gancore-bench")
+    cfg = progan.load_config(**cfg_args)
     dev = pick_device(cfg.device)
     method = progan.ProGANMethod(cfg=cfg, device=dev)
     bs = batch or cfg.batch_sizes.get(resolution, cfg.batch_size)
@@ -38,25 +56,75 @@ def measure(paper: str, scale: str, preset: str, resolution: int, device: str, s
     # Synthetic reals: the benchmark measures the networks and the loss, not data loading.
     real = torch.rand(bs, 3, resolution, resolution, generator=gen, device="cpu").mul(2).sub(1).to(dev)
     reals = lambda n: (real[:n], None)  # noqa: E731
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    for _ in range(warmup):
-        method.train_step(phase, 1.0, reals, gen)
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t0, n = time.perf_counter(), 0
-    for _ in range(steps):
-        _, used = method.train_step(phase, 1.0, reals, gen)
-        n += used
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2**20
+    step = lambda: method.train_step(phase, 1.0, reals, gen)[1]  # noqa: E731
+    return (bs, dev, step, *_timed(step, steps, warmup, dev))
+
+
+# BigGAN App. B latent sizes per resolution (hierarchical z must split evenly over the blocks).
+_BIGGAN_DIM_Z = {32: 128, 64: 120, 128: 120, 256: 140, 512: 128}
+
+
+def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
+                   channels_last: bool):
+    """One BigGAN iteration (2 D steps + 1 G step) on one micro-batch of synthetic reals; images = reals used."""
+    import torch
+    from gancore.recipes import biggan
+    from gancore.train import pick_device
+
+    base = biggan.load_config(**cfg_args)
+    changes = dict(precision=precision, channels_last=channels_last, accumulate=1, sv_every_kimg=0.0)
+    if resolution != base.resolution:
+        changes.update(resolution=resolution, dim_z=_BIGGAN_DIM_Z[resolution] if base.arch == "biggan" else base.dim_z,
+                       attention_res=[r for r in base.attention_res if r <= resolution])
+    bs = batch or base.micro_batch
+    cfg = biggan.load_config(**cfg_args, **changes, batch_size=bs)
+    num_classes = 1000 if cfg.scale == "full" and cfg.dataset != "cifar10" else (10 if cfg.dataset == "cifar10" else 8)
+    dev = pick_device(cfg.device)
+    method = biggan.BigGANMethod(cfg=cfg, num_classes=num_classes, device=dev)
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(bs, 3, resolution, resolution, generator=gen).mul(2).sub(1).to(dev)
+    labels = torch.randint(num_classes, (bs,), generator=gen).to(dev)
+    reals = lambda n: (real[:n], labels[:n])  # noqa: E731
+    step = lambda: method.train_step(method.schedule.phases[0], 1.0, reals, gen)[1]  # noqa: E731
+    return (bs, dev, step, *_timed(step, steps, warmup, dev))
+
+
+def step_flops(step) -> float:
+    """FLOPs of one training step, counted by torch's FlopCounterMode (matmuls and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter:
+            step()
+    except RuntimeError:  # FlopCounterMode cannot follow autograd.grad (WGAN-GP's double backward): no estimate
+        return 0.0
+    return float(counter.get_total_flops())
+
+
+def measure(paper: str, scale: str, preset: str, resolution: int, device: str, steps: int, warmup: int,
+            threads: int, batch: int | None, precision: str = "fp32", channels_last: bool = False,
+            peak_tflops: float = 0.0) -> dict:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg_args = dict(scale=scale, preset=preset, dry_run=True, device=device, out_dir="/tmp/gancore-bench")
+    if paper == "progan":
+        if precision != "fp32" or channels_last:
+            raise SystemExit("ProGAN's benchmark runs fp32 NCHW only")
+        bs, dev, step, n, dt, peak = measure_progan(cfg_args, resolution, batch, steps, warmup)
+    elif paper == "biggan":
+        bs, dev, step, n, dt, peak = measure_biggan(cfg_args, resolution, batch, steps, warmup, precision,
+                                                    channels_last)
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    dt = time.perf_counter() - t0
+        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan, biggan")
+    flops = step_flops(step) if peak_tflops else 0.0
+    achieved = flops * steps / dt / 1e12 if flops else 0.0
     return {"paper": paper, "scale": scale + (f"-{preset}" if preset else ""), "res": resolution, "batch": bs,
             "device": str(dev), "threads": torch.get_num_threads(), "img_s": n / dt, "ms_step": 1000 * dt / steps,
-            "peak_mib": peak}
+            "peak_mib": peak, "precision": precision + ("+NHWC" if channels_last else ""),
+            "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0}
 
 
 def main() -> None:
@@ -70,30 +138,41 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=None, help="override the per-resolution minibatch")
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                    help="BigGAN: compare fp32 and bf16 autocast side by side")
+    ap.add_argument("--channels-last", action="store_true", help="BigGAN: NHWC memory layout")
+    ap.add_argument("--peak-tflops", type=float, default=0.0,
+                    help="device peak TFLOP/s for an MFU estimate (e.g. 989 for H100 SXM bf16 dense, 67 for fp32)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(measure(args.paper, args.scale[0], args.preset, args.resolutions[0], args.device,
-                                 args.steps, args.warmup, args.threads[0], args.batch)))
+                                 args.steps, args.warmup, args.threads[0], args.batch, args.precision[0],
+                                 args.channels_last, args.peak_tflops)))
         return
-    header = f"{'paper':8} {'scale':16} {'res':>5} {'batch':>5} {'device':7} {'thr':>3} {'img/s':>9} {'ms/step':>9} {'peak MiB':>9}"
+    header = (f"{'paper':8} {'scale':16} {'res':>5} {'batch':>5} {'device':7} {'thr':>3} {'precision':10} "
+              f"{'img/s':>9} {'ms/step':>9} {'peak MiB':>9} {'TFLOP/s':>8} {'MFU':>6}")
     print(header)
     print("-" * len(header))
     for scale in args.scale:
         for res in args.resolutions:
-            for threads in args.threads:
+            for threads, precision in [(t, p) for t in args.threads for p in args.precision]:
                 cmd = [sys.executable, __file__, "--worker", "--paper", args.paper, "--scale", scale, "--preset",
                        args.preset, "--resolutions", str(res), "--device", args.device, "--threads", str(threads),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup)]
+                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--precision", precision,
+                       "--peak-tflops", str(args.peak_tflops)]
                 if args.batch:
                     cmd += ["--batch", str(args.batch)]
+                if args.channels_last:
+                    cmd += ["--channels-last"]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode:
                     print(f"{args.paper:8} {scale:16} {res:5d} failed: {proc.stderr.strip().splitlines()[-1]}")
                     continue
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 print(f"{r['paper']:8} {r['scale']:16} {r['res']:5d} {r['batch']:5d} {r['device']:7} "
-                      f"{r['threads']:3d} {r['img_s']:9.1f} {r['ms_step']:9.1f} {r['peak_mib']:9.0f}", flush=True)
+                      f"{r['threads']:3d} {r['precision']:10} {r['img_s']:9.1f} {r['ms_step']:9.1f} "
+                      f"{r['peak_mib']:9.0f} {r['tflops']:8.2f} {r['mfu']:6.1%}", flush=True)
 
 
 if __name__ == "__main__":

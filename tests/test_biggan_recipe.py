@@ -258,3 +258,23 @@ def test_claims_from_side_runs():
     rows = biggan.claims_table({"final": {"class_accuracy": acc}}, results)
     assert [r["holds"] for r in rows] == [None, True, True, True]
     assert all({"claim", "paper", "this run", "holds"} <= set(r) for r in rows)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_precision_and_layout_keep_fp32_weights(precision, channels_last):
+    m = _method(precision=precision, channels_last=channels_last)
+    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in out.values())
+    assert all(p.dtype == torch.float32 for p in [*m.G.parameters(), *m.D.parameters()])
+    img = m.generate(m.G, torch.randn(4, 8), m.schedule.phases[0], 1.0, torch.tensor([0, 1, 2, 0]))
+    assert img.dtype == torch.float32 and img.shape == (4, 3, 32, 32)
+
+
+def test_bf16_step_tracks_fp32():
+    """Mixed precision changes the arithmetic, not the algorithm: one step's losses agree to bf16 accuracy."""
+    a, b = _method(precision="fp32"), _method(precision="bf16")
+    la, _ = a.train_step(a.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    lb, _ = b.train_step(b.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    for k in ("loss_d", "loss_g"):
+        assert float(lb[k]) == pytest.approx(float(la[k]), rel=0.05, abs=0.05)

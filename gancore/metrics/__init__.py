@@ -3,7 +3,9 @@
 - :func:`swd` — Laplacian-pyramid sliced Wasserstein distance (ProGAN §5, Table 1);
 - :func:`ms_ssim_pairs` — MS-SSIM among generated pairs (ProGAN Table 1, Odena et al. 2017);
 - :func:`fidelity_metrics` — FID / IS / KID / precision-recall through torch-fidelity, with the
-  shipped offline :class:`ShapesNet` extractor or a local Inception weights file.
+  shipped offline :class:`ShapesNet` extractor or a local Inception weights file;
+- :func:`spectral_record` / :class:`SpectralMonitor` — BigGAN §4.1 top singular values of every weight, with
+  collapse warnings.
 
 Image sets are uint8 N×3×H×W RGB tensors. Registry names follow stylegan2-ada: ``fid10k`` is
 FID on 10 000 generated images; ``k`` means ×1000 and ``ki`` ×1024, so ProGAN's 16384-image
@@ -20,10 +22,15 @@ from torch import Tensor
 from gancore.metrics.fidelity import fidelity_metrics
 from gancore.metrics.msssim import ms_ssim_pairs
 from gancore.metrics.shapes_net import ShapesNet, classify, load_shapes_net, register_shapes_net
+from gancore.metrics.spectral import CollapseWarning, SpectralMonitor, spectral_record, top_singular_values
 from gancore.metrics.swd import SWDReference, extract_descriptors, laplacian_pyramid, sliced_wasserstein, swd
 
 __all__ = [
     "METRICS",
+    "CollapseWarning",
+    "SpectralMonitor",
+    "spectral_record",
+    "top_singular_values",
     "SWDReference",
     "ShapesNet",
     "classify",

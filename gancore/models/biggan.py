@@ -251,7 +251,7 @@ class Generator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None, *, class_vec: Tensor | None = None) -> Tensor:
         """Images for latents ``z`` and labels ``y``, or for explicit class vectors ``class_vec`` (N×dim of
-        :meth:`class_vector`): mixing two classes' vectors is the class interpolation of Fig. 8/App. D."""
+        :meth:`class_vector`): mixing two classes' vectors with z fixed is the class interpolation of Fig. 9 (App. A)."""
         chunks = self.split_latent(z)
         class_vec = _class_part(self, z, y, class_vec)
         conds = [torch.cat([class_vec, c], dim=1) for c in chunks[1:]] if self.hier else [class_vec] * len(self.blocks)

@@ -95,6 +95,9 @@ class BigGANMethod:
         torch.manual_seed(cfg.seed)  # network init is part of the seeded run
         G, D = build_networks(cfg, num_classes=num_classes)
         self.G, self.D = sync_batchnorm_if_distributed(G).to(device), D.to(device)
+        if cfg.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
                                       eps=cfg.adam_eps)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
@@ -134,12 +137,23 @@ class BigGANMethod:
         was = G.training
         G.eval()
         try:
-            return G(z, labels)
+            with self.autocast():
+                return G(z, labels).float()
         finally:
             G.train(was)
 
+    def autocast(self):
+        """bf16 autocast of the forward passes when ``precision="bf16"``: weights, optimizer state and the losses
+        stay fp32 (mixed precision), only matmuls/convolutions run in bf16."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
     def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
                    rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        with self.autocast():
+            return self._train_step(reals, rng)
+
+    def _train_step(self, reals: Callable[[int], tuple[Tensor, Tensor]],
+                    rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg, G, D = self.cfg, self.G, self.D
         mb, k = cfg.micro_batch, cfg.accumulate
         used = 0
@@ -155,7 +169,7 @@ class BigGANMethod:
                     fake = G(z, y_fake)
                 if cfg.r1_gamma > 0:
                     x = x.detach().requires_grad_(True)
-                real_scores, fake_scores = D(x, y), D(fake, y_fake)
+                real_scores, fake_scores = D(x, y).float(), D(fake, y_fake).float()
                 loss = self.d_loss(real_scores, fake_scores)
                 if cfg.r1_gamma > 0:  # §4.2: (γ/2)·E‖∇ₓD(x)‖² on reals, from the same forward pass
                     (grad,) = torch.autograd.grad(real_scores.sum(), x, create_graph=True)
@@ -172,12 +186,13 @@ class BigGANMethod:
         g_total = zero
         for _ in range(k):
             z, y_fake = self.sample_inputs(mb, rng)
-            loss = self.g_loss(D(G(z, y_fake), y_fake))
+            loss = self.g_loss(D(G(z, y_fake), y_fake).float())
             (loss / k).backward()
             g_total = g_total + loss.detach() / k
         ortho = zero
-        if self._ortho:  # §3.1 eq. (3), added once per G step (it does not depend on the batch)
-            ortho = losses.orthogonal_regularization(self._ortho, beta=cfg.ortho_beta)
+        if self._ortho:  # §3.1 eq. (3), added once per G step (it does not depend on the batch); fp32 always
+            with torch.autocast(self.device.type, enabled=False):
+                ortho = losses.orthogonal_regularization(self._ortho, beta=cfg.ortho_beta)
             ortho.backward()
             ortho = ortho.detach()
         self.opt_g.step()
