@@ -278,3 +278,13 @@ def test_bf16_step_tracks_fp32():
     lb, _ = b.train_step(b.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
     for k in ("loss_d", "loss_g"):
         assert float(lb[k]) == pytest.approx(float(la[k]), rel=0.05, abs=0.05)
+
+
+def test_precision_auto_resolves_to_a_concrete_choice(monkeypatch):
+    assert biggan.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert biggan.resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert biggan.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert biggan.resolve_precision("auto", torch.device("cpu")) == "bf16"

@@ -85,6 +85,20 @@ def ortho_weights(G: nn.Module) -> list[Tensor]:
     return [p for p in G.parameters() if p.ndim >= 2 and id(p) not in skip]
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` → ``"bf16"`` where the hardware computes in bf16 (CUDA with bf16 support; CPUs with AMX or
+    AVX512-BF16, where oneDNN's bf16 convolutions measured 3.3× faster here), else ``"fp32"``."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    try:
+        return "bf16" if any(check() for check in checks if check is not None) else "fp32"
+    except RuntimeError:  # a torch build without the probe
+        return "fp32"
+
+
 class BigGANMethod:
     """One BigGAN iteration (App. C): ``d_steps`` D steps then one G step, each over ``accumulate`` micro-batches."""
 
@@ -92,6 +106,7 @@ class BigGANMethod:
         self.cfg = cfg
         self.device = device
         self.num_classes = num_classes
+        self.precision = resolve_precision(cfg.precision, device)
         torch.manual_seed(cfg.seed)  # network init is part of the seeded run
         G, D = build_networks(cfg, num_classes=num_classes)
         self.G, self.D = sync_batchnorm_if_distributed(G).to(device), D.to(device)
@@ -145,7 +160,7 @@ class BigGANMethod:
     def autocast(self):
         """bf16 autocast of the forward passes when ``precision="bf16"``: weights, optimizer state and the losses
         stay fp32 (mixed precision), only matmuls/convolutions run in bf16."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
                    rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
@@ -385,7 +400,7 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         "params": {"G": count_params(method.G), "D": count_params(method.D),
                    "total_m": round((count_params(method.G) + count_params(method.D)) / 1e6, 3)},
         "switches": {"shared": cfg.shared, "hier": cfg.hier, "ortho": cfg.ortho},
-        "batch_size": cfg.batch_size, "accumulate": cfg.accumulate,
+        "batch_size": cfg.batch_size, "accumulate": cfg.accumulate, "precision": method.precision,
         "total_kimg": trainer.total_nimg / 1000, "iterations": cfg.iterations(trainer.total_nimg / 1000),
     }
     if cfg.dry_run:

@@ -46,7 +46,8 @@ class BigGANConfig(RunConfig):
     sn_eps: float = 1e-4  # spectral-norm eps (App. C)
     bn_eps: float = 1e-4  # BatchNorm eps (App. C)
     ortho_init: bool = True  # orthogonal initialisation (App. C)
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast of the forward passes (CUDA, or CPUs with AMX/AVX512)
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast of forward passes; auto: bf16 if the
+    # device has bf16 hardware (CUDA with bf16, CPUs with AMX/AVX512-BF16), else fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on CUDA tensor cores and oneDNN CPUs)
     # ---- loss and optimisation (App. B/C, §3.1, §4.2) ----
     loss: Literal["hinge", "ns"] = "hinge"  # App. B: hinge loss
