@@ -76,3 +76,15 @@ def test_committed_notebooks_are_clean():
         assert len(params) == 1, nb.name
         assert 'scale: str = "reduced"' in params[0].source  # users get reduced by default
         assert all(not c.get("outputs") for c in content.cells if c.cell_type == "code"), "strip outputs"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(nb):
+    # papermill's parser skips annotations it cannot read (e.g. `str | None`); such a parameter then triggers
+    # "Passed unknown parameter" and is missing from --help-notebook.
+    import re
+
+    cell = next(c for c in nbformat.read(nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    declared = [m.group(1) for line in cell.source.splitlines() if (m := re.match(r"^(\w+)\s*:", line))]
+    seen = pm.inspect_notebook(str(nb))
+    assert declared and set(declared) == set(seen), set(declared) ^ set(seen)

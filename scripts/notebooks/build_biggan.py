@@ -42,18 +42,18 @@ Re-running with the same `out_dir` resumes from the last good checkpoint.
 `papermill --help-notebook notebooks/biggan.ipynb` lists the parameters; any other config field goes in `overrides`.
 """)
 code('''
-scale: str = "reduced"          # smoke | reduced | full
-preset: str = ""                # variant of the scale; full: "" (ImageNet 128), "imagenet256", "imagenet512", "deep128", "cifar10"
-dataset: str | None = None      # shapes | cifar10 | folder (None: the preset's choice; smoke/reduced use shapes)
-data_dir: str | None = None     # CIFAR-10 folder, or an image folder with one subfolder per class (ImageNet)
-out_dir: str | None = None      # run folder (None: runs/biggan-<scale>[-<preset>])
-seed: int = 0                   # seeds init, data order, latents and every other random draw
-device: str = "auto"            # auto | cpu | cuda
-dry_run: bool = False           # build everything, write config.json + summary.json, train nothing
-table1_row: int = -1            # Table 1 row 0–8 (batch, ch, shared, hier, ortho); -1: the preset's model
-run_claims: bool = True         # run the short Table 1 column runs that fill the claims table
-pretrained: str | None = None   # optional converted BigGAN-deep release file (biggan-deep-128/256/512) for the widgets
-overrides: dict = {}            # any other config field, e.g. {"total_kimg": 40, "r1_gamma": 10.0, "arch": "deep"}
+scale: str = "reduced"              # smoke | reduced | full
+preset: str = ""                    # variant of the scale; full: "" (ImageNet 128), "imagenet256", "imagenet512", "deep128", "cifar10"
+dataset: "Optional[str]" = None     # shapes | cifar10 | folder (None: the preset's choice; smoke/reduced use shapes)
+data_dir: "Optional[str]" = None    # CIFAR-10 folder, or an image folder with one subfolder per class (ImageNet)
+out_dir: "Optional[str]" = None     # run folder (None: runs/biggan-<scale>[-<preset>])
+seed: int = 0                       # seeds init, data order, latents and every other random draw
+device: str = "auto"                # auto | cpu | cuda
+dry_run: bool = False               # build everything, write config.json + summary.json, train nothing
+table1_row: int = -1                # Table 1 row 0–8 (batch, ch, shared, hier, ortho); -1: the preset's model
+run_claims: bool = True             # run the short Table 1 column runs that fill the claims table
+pretrained: "Optional[str]" = None  # optional converted BigGAN-deep release file (biggan-deep-128/256/512) for the widgets
+overrides: dict = {}                # any other config field, e.g. {"total_kimg": 40, "r1_gamma": 10.0, "arch": "deep"}
 ''', tags=["parameters"])
 code('''
 # Parameters are checked here: papermill only warns about unknown names, gancore refuses them.
@@ -229,6 +229,8 @@ code('''
 summary = biggan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params")})
 ''')
+for i, cell in enumerate(C):
+    cell["id"] = f"cell-{i:02d}"  # stable ids: a rebuild only changes the cells that changed
 nb.cells = C
 nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
                "language_info": {"name": "python"}}

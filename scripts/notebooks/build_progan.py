@@ -27,17 +27,17 @@ Re-running with the same `out_dir` resumes from the last good checkpoint.
 `papermill --help-notebook notebooks/progan.ipynb` lists the parameters; any other config field goes in `overrides`.
 """)
 code('''
-scale: str = "reduced"          # smoke | reduced | full
-preset: str = ""                # variant of the scale; full: "" (CelebA-HQ 1024), "lsun256", "cifar10", "cifar10-gamma750"
-dataset: str | None = None      # shapes | cifar10 | folder (None: the preset's choice; smoke/reduced use shapes)
-data_dir: str | None = None     # folder holding CIFAR-10 or images (for cifar10/folder)
-out_dir: str | None = None      # run folder (None: runs/progan-<scale>[-<preset>][-row-<ablation>])
-seed: int = 0                   # seeds init, data order, latents and every other random draw
-device: str = "auto"            # auto | cpu | cuda
-dry_run: bool = False           # build everything, write config.json + summary.json, train nothing
-ablation: str = ""              # Table 1 row: "" (the paper's final method) | a | b | c | d | e* | e | f | g | h
-run_claims: bool = True         # run the short comparison runs that fill the claims table
-overrides: dict = {}            # any other config field, e.g. {"total_kimg": 20, "inception_weights": "/w/pt_inception.pth"}
+scale: str = "reduced"            # smoke | reduced | full
+preset: str = ""                  # variant of the scale; full: "" (CelebA-HQ 1024), "lsun256", "cifar10", "cifar10-gamma750"
+dataset: "Optional[str]" = None   # shapes | cifar10 | folder (None: the preset's choice; smoke/reduced use shapes)
+data_dir: "Optional[str]" = None  # folder holding CIFAR-10 or images (for cifar10/folder)
+out_dir: "Optional[str]" = None   # run folder (None: runs/progan-<scale>[-<preset>][-row-<ablation>])
+seed: int = 0                     # seeds init, data order, latents and every other random draw
+device: str = "auto"              # auto | cpu | cuda
+dry_run: bool = False             # build everything, write config.json + summary.json, train nothing
+ablation: str = ""                # Table 1 row: "" (the paper's final method) | a | b | c | d | e* | e | f | g | h
+run_claims: bool = True           # run the short comparison runs that fill the claims table
+overrides: dict = {}              # any other config field, e.g. {"total_kimg": 20, "inception_weights": "/w/pt_inception.pth"}
 ''', tags=["parameters"])
 code('''
 # Parameters are checked here: papermill only warns about unknown names, gancore refuses them.
@@ -205,6 +205,8 @@ code('''
 summary = progan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params", "final")})
 ''')
+for i, cell in enumerate(C):
+    cell["id"] = f"cell-{i:02d}"  # stable ids: a rebuild only changes the cells that changed
 nb.cells = C
 nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
                "language_info": {"name": "python"}}
