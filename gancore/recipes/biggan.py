@@ -336,26 +336,13 @@ class BigGANEvaluator:
 # A whole run
 # ---------------------------------------------------------------------------------------------------------------------
 @dataclass
-class BigGANRun:
+class BigGANRun(common.RunAccess):
     cfg: BigGANConfig
     method: BigGANMethod
     trainer: Trainer
     evaluator: BigGANEvaluator
     summary: dict[str, Any]
     data: Any = None
-
-    @property
-    def G_ema(self) -> nn.Module:
-        return self.trainer.ema.module
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.cfg.out_dir)
-
-    def log(self) -> list[dict]:
-        from gancore.viz import read_log
-
-        return read_log(self.out_dir / "log.jsonl")
 
     def sampling_G(self, *, truncation: float | None = None) -> nn.Module:
         """The EMA G with standing statistics (App. C.1), ready for widgets and figures."""

@@ -9,9 +9,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from gancore.checkpoint import atomic_write_text
 from gancore.config import RunConfig
+
+
+class RunAccess:
+    """What a finished run offers every notebook: the EMA generator, the run folder and the parsed log.
+    Mixed into each recipe's run dataclass (which has ``cfg`` and ``trainer``)."""
+
+    @property
+    def G_ema(self) -> nn.Module:
+        return self.trainer.ema.module
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    def log(self) -> list[dict]:
+        from gancore.viz import read_log
+
+        return read_log(self.out_dir / "log.jsonl")
 
 
 def build_data(cfg: RunConfig, *, resolution: int):

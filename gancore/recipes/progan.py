@@ -198,25 +198,12 @@ class ProGANEvaluator:
 # A whole run
 # ---------------------------------------------------------------------------------------------------------------------
 @dataclass
-class ProGANRun:
+class ProGANRun(common.RunAccess):
     cfg: ProGANConfig
     method: ProGANMethod
     trainer: Trainer
     evaluator: ProGANEvaluator
     summary: dict[str, Any]
-
-    @property
-    def G_ema(self) -> nn.Module:
-        return self.trainer.ema.module
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.cfg.out_dir)
-
-    def log(self) -> list[dict]:
-        from gancore.viz import read_log
-
-        return read_log(self.out_dir / "log.jsonl")
 
 
 def build_data(cfg: ProGANConfig):
