@@ -113,7 +113,15 @@ def _check_attention_res(attention_res: tuple[int, ...], available: tuple[int, .
 def _check_labels(y: Tensor, n: int, num_classes: int) -> None:
     if y.shape != (n,) or y.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"y must be an integer tensor of shape ({n},), got {tuple(y.shape)} {y.dtype}")
-    if n and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    if not n:
+        return
+    if y.device.type != "cpu":
+        # Reading the range back would sync the host with the device on every forward pass (3+ per training
+        # step); the asynchronous assertion fails the next CUDA call instead, with this message in the log.
+        torch._assert_async((y.min() >= 0) & (y.max() < num_classes),
+                            f"class labels must lie in [0, {num_classes})")
+        return
+    if int(y.min()) < 0 or int(y.max()) >= num_classes:
         raise ValueError(f"class labels must lie in [0, {num_classes}), got range [{int(y.min())}, {int(y.max())}]")
 
 
@@ -124,7 +132,7 @@ def _class_part(G: nn.Module, z: Tensor, y: Tensor | None, class_vec: Tensor | N
     if y is not None:
         _check_labels(y, z.shape[0], G.num_classes)
         return G.class_vector(y, dtype=z.dtype)
-    expected = G.class_vector(torch.zeros(1, dtype=torch.long, device=z.device)).shape[1]
+    expected = G.class_dim
     if class_vec.dim() != 2 or class_vec.shape != (z.shape[0], expected):
         raise ValueError(f"class_vec must be {z.shape[0]}×{expected}, got shape {tuple(class_vec.shape)}")
     return class_vec.to(z.dtype)
@@ -218,7 +226,7 @@ class Generator(nn.Module):
         # Shared: the embedding (plus z chunk) is projected by SN'd linears. Non-shared: the CBN maps read the one-hot
         # class directly, i.e. they are per-layer embedding tables, which SAGAN did not spectrally normalise.
         self.shared = nn.Embedding(num_classes, shared_dim) if shared else None
-        class_dim = shared_dim if shared else num_classes
+        self.class_dim = class_dim = shared_dim if shared else num_classes  # size of class_vector(y)
         cond_dim = class_dim + (self.chunk_size if hier else 0)
 
         self.first_channels = arch.in_channels[0]
@@ -495,6 +503,7 @@ class GeneratorDeep(nn.Module):
         self.num_classes = num_classes
         self.attention_res = tuple(attention_res)
         self.shared = nn.Embedding(num_classes, shared_dim)
+        self.class_dim = shared_dim  # size of class_vector(y)
         cond_dim = dim_z + shared_dim
         self.first_channels = arch.in_channels[0]
         self.linear = SNLinear(in_features=cond_dim, out_features=self.first_channels * BOTTOM_WIDTH ** 2,
