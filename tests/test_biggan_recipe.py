@@ -288,3 +288,23 @@ def test_precision_auto_resolves_to_a_concrete_choice(monkeypatch):
     assert biggan.resolve_precision("auto", torch.device("cpu")) == "fp32"
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert biggan.resolve_precision("auto", torch.device("cpu")) == "bf16"
+
+
+def test_standing_statistics_run_once_for_the_untruncated_copy(tmp_path, monkeypatch):
+    import gancore.sampling as sampling
+
+    r = biggan.run(_smoke(tmp_path), progress=False, evaluate=False)
+    calls = []
+    real = sampling.standing_stats
+    monkeypatch.setattr(sampling, "standing_stats", lambda G, **kw: (calls.append(kw["truncation"]), real(G, **kw)))
+    final = r.evaluator.final(r.G_ema, n=32)
+    assert calls == [None, 0.5]  # the sweep's untruncated point and the class accuracy share one copy
+    assert r.sampling_G() is r.evaluator.prepared(r.G_ema) and len(calls) == 2
+    assert final["class_accuracy"]["accuracy"] >= 0
+
+
+def test_num_classes_needs_two_classes():
+    class OneClass:
+        num_classes = 1
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        biggan._num_classes(BigGANConfig(**{**TINY, "num_classes": 0}), OneClass())

@@ -254,6 +254,9 @@ class BigGANEvaluator:
 
     def __init__(self, *, cfg: BigGANConfig, data, device: torch.device):
         self.cfg, self.data, self.device = cfg, data, device
+        # The untruncated standing-statistics copy of the last G given to final(): the sweep's first point, the class
+        # accuracy and the notebook's figures all use it, so its (up to 100) passes run once.
+        self._untruncated: tuple[int, nn.Module] | None = None
 
     def reals(self, n: int) -> Tensor:
         level = self.data.cache.at(self.cfg.resolution)
@@ -263,6 +266,8 @@ class BigGANEvaluator:
         """A copy of G with App. C.1 standing statistics for sampling at ``truncation`` (G itself is untouched)."""
         from gancore.sampling import standing_stats
 
+        if truncation is None and self._untruncated is not None and self._untruncated[0] == id(G):
+            return self._untruncated[1]
         G = copy.deepcopy(G)
         if self.cfg.standing_stats_batches > 0:
             standing_stats(G, num_batches=self.cfg.standing_stats_batches,
@@ -318,6 +323,8 @@ class BigGANEvaluator:
 
     def final(self, G: nn.Module, *, n: int, sweep: bool = True) -> dict[str, Any]:
         cfg = self.cfg
+        self._untruncated = None
+        self._untruncated = (id(G), self.prepared(G))  # G is final from here on: reuse its copy
         rows = self.sweep(G, n=n, thresholds=cfg.truncations if sweep else [])
         out: dict[str, Any] = {"truncation_sweep": rows}
         if rows:
@@ -405,10 +412,8 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, n=min(cfg.final_num_images, 1024))
     t0 = time.perf_counter()
     result = trainer.run(progress=progress)
-    done_before = (previous.get("status") == "complete" and previous.get("nimg") == result["nimg"]
-                   and "final" in previous)
-    if done_before:
-        summary = previous  # a finished run re-executed: reuse its final metrics instead of recomputing
+    if common.finished_before(previous, result["nimg"]):
+        summary = previous
     else:
         final = evaluator.final(trainer.ema.module, n=cfg.final_num_images) if evaluate else {}
         train_s = trainer.state.train_seconds

@@ -69,6 +69,12 @@ def read_summary(out_dir: str | Path) -> dict[str, Any]:
         return {}
 
 
+def finished_before(previous: dict[str, Any], nimg: int) -> bool:
+    """Whether ``previous`` (the run folder's summary.json) already holds the final metrics of a run that ended at
+    ``nimg``: re-executing a finished notebook then reuses them instead of recomputing."""
+    return previous.get("status") == "complete" and previous.get("nimg") == nimg and "final" in previous
+
+
 def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
     """Merge fields (e.g. the notebook's claims table) into an existing summary.json."""
     summary = read_summary(out_dir)

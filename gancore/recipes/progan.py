@@ -255,10 +255,8 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, min(cfg.final_num_images, 1024))
     t0 = time.perf_counter()
     result = trainer.run(progress=progress)
-    done_before = (previous.get("status") == "complete" and previous.get("nimg") == result["nimg"]
-                   and "final" in previous)
-    if done_before:
-        summary = previous  # a finished run re-executed: reuse its final metrics instead of recomputing
+    if common.finished_before(previous, result["nimg"]):
+        summary = previous
     else:
         reached, alpha = method.schedule.at(result["nimg"])
         final = evaluator.final(trainer.ema.module, resolution=reached.resolution, alpha=alpha) if evaluate else {}

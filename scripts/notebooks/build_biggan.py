@@ -5,21 +5,10 @@ and the tests check the result (tests/test_notebooks.py).
 """
 import sys
 
-import nbformat as nbf
+from nbbuild import NotebookBuilder
 
-nb = nbf.v4.new_notebook()
-C = []
-md = lambda s: C.append(nbf.v4.new_markdown_cell(s.strip()))  # noqa: E731
-
-
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip())
-    if tags:
-        c.metadata["tags"] = tags
-    n = len([l for l in s.strip().splitlines() if l.strip() and not l.strip().startswith("#")])
-    assert n <= 15, (n, s)
-    C.append(c)
-
+nb = NotebookBuilder()
+md, code = nb.md, nb.code
 
 md(r"""
 # BigGAN: Large Scale GAN Training for High Fidelity Natural Image Synthesis
@@ -229,9 +218,4 @@ code('''
 summary = biggan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params")})
 ''')
-for i, cell in enumerate(C):
-    cell["id"] = f"cell-{i:02d}"  # stable ids: a rebuild only changes the cells that changed
-nb.cells = C
-nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-               "language_info": {"name": "python"}}
-nbf.write(nb, sys.argv[1])
+nb.write(sys.argv[1])

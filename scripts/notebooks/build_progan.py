@@ -1,13 +1,14 @@
-import nbformat as nbf, sys
-nb = nbf.v4.new_notebook()
-C = []
-md = lambda s: C.append(nbf.v4.new_markdown_cell(s.strip()))
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip())
-    if tags: c.metadata["tags"] = tags
-    n = len([l for l in s.strip().splitlines() if l.strip() and not l.strip().startswith("#")])
-    assert n <= 15, (n, s)
-    C.append(c)
+"""Writes notebooks/progan.ipynb (run: python scripts/notebooks/build_progan.py notebooks/progan.ipynb).
+
+The notebook is generated so that every cell stays short and outputs are never committed; edit this file, rebuild,
+and the tests check the result (tests/test_notebooks.py).
+"""
+import sys
+
+from nbbuild import NotebookBuilder
+
+nb = NotebookBuilder()
+md, code = nb.md, nb.code
 
 md(r"""
 # ProGAN: Progressive Growing of GANs for Improved Quality, Stability, and Variation
@@ -205,9 +206,4 @@ code('''
 summary = progan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params", "final")})
 ''')
-for i, cell in enumerate(C):
-    cell["id"] = f"cell-{i:02d}"  # stable ids: a rebuild only changes the cells that changed
-nb.cells = C
-nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-               "language_info": {"name": "python"}}
-nbf.write(nb, sys.argv[1])
+nb.write(sys.argv[1])
