@@ -441,18 +441,10 @@ CLAIM_TRUNCATION = 0.5  # the threshold at which amenability to truncation is co
 
 
 def _claim_config(cfg: BigGANConfig, name: str, **changes: Any) -> BigGANConfig:
-    """A side-run config: the main run's preset plus the *user's* overrides, then ``changes`` (one Table 1 column).
-
-    Only fields the user changed relative to the preset carry over, so the column's switches are never masked.
-    """
-    preset_cfg = resolve(BigGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset,
-                         overrides={"table1_row": cfg.table1_row, "dry_run": True})
-    skip = {"paper", "scale", "preset", "table1_row", "out_dir", "dry_run"}
-    user = {k: v for k, v in cfg.to_dict().items() if k not in skip and getattr(preset_cfg, k) != v}
-    values = {**user, "out_dir": str(Path(cfg.out_dir) / "claims" / name), "sample_every_kimg": 1e9,
-              "ckpt_every_kimg": 1e9, "sv_every_kimg": 0.0, "total_kimg": cfg.claims_kimg,
-              "final_num_images": cfg.claims_num_images, "truncations": [CLAIM_TRUNCATION], **changes}
-    return resolve(BigGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset, overrides=values)
+    """A claims side run (:func:`gancore.recipes.common.claim_config`): one Table 1 column, scored at τ = 0.5."""
+    return common.claim_config(cfg, name=name, ablation_key="table1_row", changes={
+        "sv_every_kimg": 0.0, "total_kimg": cfg.claims_kimg, "final_num_images": cfg.claims_num_images,
+        "truncations": [CLAIM_TRUNCATION], **changes})
 
 
 def claim_experiments(cfg: BigGANConfig, *, data=None, progress: bool = False) -> dict[str, dict[str, Any]]:

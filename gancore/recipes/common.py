@@ -83,6 +83,25 @@ def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
     return summary
 
 
+def claim_config(cfg: RunConfig, *, name: str, ablation_key: str, changes: dict[str, Any]) -> RunConfig:
+    """A side-run config of the notebook's claims: the main run's preset plus the *user's* overrides, then
+    ``changes`` (an ablation row or switch), in ``out_dir/claims/<name>`` with checkpoints and grids only at exit.
+
+    Only fields the user changed relative to the preset (with the same ``ablation_key`` value, e.g. ProGAN's Table 1
+    row) carry over, so the side run's switches are never masked by the main run's values of the same fields.
+    """
+    from gancore.config import resolve
+
+    cls = type(cfg)
+    preset_cfg = resolve(cls, paper=cfg.paper, scale=cfg.scale, preset=cfg.preset,
+                         overrides={ablation_key: getattr(cfg, ablation_key), "dry_run": True})
+    skip = {"paper", "scale", "preset", ablation_key, "out_dir", "dry_run"}
+    user = {k: v for k, v in cfg.to_dict().items() if k not in skip and getattr(preset_cfg, k) != v}
+    values = {**user, "out_dir": str(Path(cfg.out_dir) / "claims" / name), "sample_every_kimg": 1e9,
+              "ckpt_every_kimg": 1e9, **changes}
+    return resolve(cls, paper=cfg.paper, scale=cfg.scale, preset=cfg.preset, overrides=values)
+
+
 def fidelity_cache_key(cfg: RunConfig, *, resolution: int, n: int) -> str:
     """Cache name of the real-set statistics: dataset, source (folder path or shapes size+seed), resolution, n."""
     source = str(Path(cfg.data_dir).resolve()) if cfg.data_dir else f"size{cfg.dataset_size}-seed{cfg.seed}"

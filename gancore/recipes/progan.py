@@ -311,18 +311,9 @@ def _block_of(name: str) -> tuple[str, int] | None:
 
 
 def _claim_config(cfg: ProGANConfig, name: str, **changes: Any) -> ProGANConfig:
-    """A side-run config: the main run's preset and *user* overrides, then ``changes`` (e.g. an ablation row).
-
-    Only fields the user changed relative to the preset are carried over, so a Table 1 row's switches are not masked
-    by the main run's values of the same fields.
-    """
-    preset_cfg = resolve(ProGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset,
-                         overrides={"ablation": cfg.ablation, "dry_run": True})
-    skip = {"paper", "scale", "preset", "ablation", "out_dir", "dry_run"}
-    user = {k: v for k, v in cfg.to_dict().items() if k not in skip and getattr(preset_cfg, k) != v}
-    values = {**user, "out_dir": str(Path(cfg.out_dir) / "claims" / name), "metrics_every_kimg": 0.0,
-              "sample_every_kimg": 1e9, "ckpt_every_kimg": 1e9, "log_every_kimg": 0.5, **changes}
-    return resolve(ProGANConfig, paper=PAPER, scale=cfg.scale, preset=cfg.preset, overrides=values)
+    """A claims side run (:func:`gancore.recipes.common.claim_config`); Table 1 rows are its switches."""
+    return common.claim_config(cfg, name=name, ablation_key="ablation",
+                               changes={"metrics_every_kimg": 0.0, "log_every_kimg": 0.5, **changes})
 
 
 def claim_experiments(cfg: ProGANConfig, *, progress: bool = False) -> dict[str, dict[str, Any]]:
