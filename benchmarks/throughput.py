@@ -41,13 +41,14 @@ def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
     return n, time.perf_counter() - t0, peak
 
 
-def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int):
+def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
+                   channels_last: bool):
     import torch
     from gancore.recipes import progan
     from gancore.schedule import Phase
     from gancore.train import pick_device
 
-    cfg = progan.load_config(**cfg_args)
+    cfg = progan.load_config(**cfg_args, precision=precision, channels_last=channels_last)
     dev = pick_device(cfg.device)
     method = progan.ProGANMethod(cfg=cfg, device=dev)
     bs = batch or cfg.batch_sizes.get(resolution, cfg.batch_size)
@@ -111,9 +112,8 @@ def measure(paper: str, scale: str, preset: str, resolution: int, device: str, s
         torch.set_num_threads(threads)
     cfg_args = dict(scale=scale, preset=preset, dry_run=True, device=device, out_dir="/tmp/gancore-bench")
     if paper == "progan":
-        if precision != "fp32" or channels_last:
-            raise SystemExit("ProGAN's benchmark runs fp32 NCHW only")
-        bs, dev, step, n, dt, peak = measure_progan(cfg_args, resolution, batch, steps, warmup)
+        bs, dev, step, n, dt, peak = measure_progan(cfg_args, resolution, batch, steps, warmup, precision,
+                                                    channels_last)
     elif paper == "biggan":
         bs, dev, step, n, dt, peak = measure_biggan(cfg_args, resolution, batch, steps, warmup, precision,
                                                     channels_last)

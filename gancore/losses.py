@@ -43,7 +43,7 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     mixed = (real.detach() + eps * (fake.detach() - real.detach())).requires_grad_(True)
     scores = critic(mixed)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norm = grad.flatten(1).norm(2, dim=1)
+    norm = grad.flatten(1).float().norm(2, dim=1)  # fp32 even when the critic ran under bf16 autocast
     return ((norm - gamma) / gamma).square().mean()
 
 

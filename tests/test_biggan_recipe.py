@@ -280,16 +280,6 @@ def test_bf16_step_tracks_fp32():
         assert float(lb[k]) == pytest.approx(float(la[k]), rel=0.05, abs=0.05)
 
 
-def test_precision_auto_resolves_to_a_concrete_choice(monkeypatch):
-    assert biggan.resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    assert biggan.resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
-    assert biggan.resolve_precision("auto", torch.device("cpu")) == "fp32"
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    assert biggan.resolve_precision("auto", torch.device("cpu")) == "bf16"
-
-
 def test_standing_statistics_run_once_for_the_untruncated_copy(tmp_path, monkeypatch):
     import gancore.sampling as sampling
 

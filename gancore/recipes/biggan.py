@@ -25,6 +25,7 @@ from gancore import losses
 from gancore.config import resolve
 from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
 from gancore.nn import ConditionalBatchNorm2d
+from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes import common
 from gancore.recipes.biggan_config import BigGANConfig
 from gancore.schedule import Phase, Schedule, fixed_schedule
@@ -85,20 +86,6 @@ def ortho_weights(G: nn.Module) -> list[Tensor]:
     return [p for p in G.parameters() if p.ndim >= 2 and id(p) not in skip]
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` → ``"bf16"`` where the hardware computes in bf16 (CUDA with bf16 support; CPUs with AMX or
-    AVX512-BF16, where oneDNN's bf16 convolutions measured 3.3× faster here), else ``"fp32"``."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    try:
-        return "bf16" if any(check() for check in checks if check is not None) else "fp32"
-    except RuntimeError:  # a torch build without the probe
-        return "fp32"
-
-
 class BigGANMethod:
     """One BigGAN iteration (App. C): ``d_steps`` D steps then one G step, each over ``accumulate`` micro-batches."""
 
@@ -111,8 +98,7 @@ class BigGANMethod:
         G, D = build_networks(cfg, num_classes=num_classes)
         self.G, self.D = sync_batchnorm_if_distributed(G).to(device), D.to(device)
         if cfg.channels_last:
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
+            to_channels_last(self.G, self.D)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
                                       eps=cfg.adam_eps)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
@@ -160,7 +146,7 @@ class BigGANMethod:
     def autocast(self):
         """bf16 autocast of the forward passes when ``precision="bf16"``: weights, optimizer state and the losses
         stay fp32 (mixed precision), only matmuls/convolutions run in bf16."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return autocast(self.device, self.precision)
 
     def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
                    rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
@@ -184,7 +170,10 @@ class BigGANMethod:
                     fake = G(z, y_fake)
                 if cfg.r1_gamma > 0:
                     x = x.detach().requires_grad_(True)
-                real_scores, fake_scores = D(x, y).float(), D(fake, y_fake).float()
+                # One D pass over reals and fakes together (D has no BatchNorm, so the scores are the same as two
+                # passes); per-call overhead dominates small nets, and this is what the official code does too.
+                scores = D(torch.cat([x, fake.to(x.dtype)]), torch.cat([y, y_fake])).float()
+                real_scores, fake_scores = scores[:mb], scores[mb:]
                 loss = self.d_loss(real_scores, fake_scores)
                 if cfg.r1_gamma > 0:  # §4.2: (γ/2)·E‖∇ₓD(x)‖² on reals, from the same forward pass
                     (grad,) = torch.autograd.grad(real_scores.sum(), x, create_graph=True)

@@ -21,6 +21,7 @@ from gancore import losses
 from gancore.recipes import common
 from gancore.config import resolve
 from gancore.models.progan import Discriminator, Generator, sample_latents
+from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes.progan_config import ProGANConfig
 from gancore.schedule import Phase, Schedule, fixed_schedule, progressive_schedule, schedule_curve  # noqa: F401
 from gancore.train import Hooks, RealImages, Trainer, TrainingDiverged, count_params, pick_device
@@ -61,6 +62,9 @@ class ProGANMethod:
         torch.manual_seed(cfg.seed)  # network init is part of the seeded run
         G, D = build_networks(cfg)
         self.G, self.D = G.to(device), D.to(device)
+        self.precision = resolve_precision(cfg.precision, device)
+        if cfg.channels_last:
+            to_channels_last(self.G, self.D)
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
         # Adam holds state only for parameters that got gradients, so blocks that are not grown yet stay untouched.
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
@@ -88,14 +92,19 @@ class ProGANMethod:
         was = G.training
         G.eval()
         try:
-            return G(z, resolution=phase.resolution, alpha=alpha)
+            with autocast(self.device, self.precision):
+                return G(z, resolution=phase.resolution, alpha=alpha).float()
         finally:
             G.train(was)
 
     def train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        with autocast(self.device, self.precision):
+            return self._train_step(phase, alpha, reals, rng)
+
+    def _train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg, G, D = self.cfg, self.G, self.D
         res, bs = phase.resolution, phase.batch_size
-        critic = lambda x: D(x, resolution=res, alpha=alpha)  # noqa: E731
+        critic = lambda x: D(x, resolution=res, alpha=alpha).float()  # noqa: E731  (fp32 losses under bf16)
         used = 0
         for _ in range(cfg.n_critic):  # App. A.2 row (a) uses 5 critic steps; ProGAN itself uses 1
             real, _ = reals(bs)

@@ -57,6 +57,10 @@ class ProGANConfig(RunConfig):
     beta1: float = 0.0
     beta2: float = 0.99
     adam_eps: float = 1e-8
+    # ---- speed (not in the paper; gancore.precision) ----
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast of forward passes (the gradient penalty's
+    # norm and all losses stay fp32); auto: bf16 if the device has bf16 hardware, else fp32
+    channels_last: bool = False  # NHWC memory layout (faster convolutions on oneDNN CPUs and CUDA tensor cores)
     # ---- the notebook's claim experiments (short runs beside the main one) ----
     claims_seconds: float = 60.0  # training seconds for each of progressive / non-progressive (equal wall-clock)
     claims_phase_kimg: float = 2.0  # fade and stabilize length of the progressive claim run
