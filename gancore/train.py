@@ -8,6 +8,11 @@ Exact resume: every random draw of a run comes from one CPU ``torch.Generator`` 
 data order via :class:`~gancore.data.BatchStream`), and a checkpoint holds its state together with the networks,
 optimizers, EMA, image count and the method's own state. Re-running on the same ``out_dir`` therefore continues
 the identical trajectory; the growth stage and fade-in α follow from the image count.
+
+Data parallel (:mod:`gancore.distributed`): under torch.distributed each rank trains a replica on its slice of every
+global batch, with its own latent generator (rank 0's is the single-process one); gradients are averaged before each
+optimizer step, so the replicas stay identical. The checkpoint holds every rank's generator state, and rank 0
+alone writes files.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gancore import checkpoint as ckpt_io
+from gancore import distributed
 from gancore.config import ConfigError, RunConfig, save_config
 from gancore.data import BatchStream, to_uint8
 from gancore.nn import count_params  # noqa: F401  (re-exported for the recipes)
@@ -101,7 +107,10 @@ class Trainer:
         self.sample_dir = self.out / "samples"
         self.log_path = self.out / "log.jsonl"
         self.state = RunState()
-        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.dist = distributed.info()
+        # Each rank draws its own latents (rank 0 keeps the single-process seed); the data stream is shared and
+        # sliced per rank in reals(), so all ranks agree on the data position.
+        self.rng = torch.Generator().manual_seed(cfg.seed + 1_000_033 * self.dist.rank)
         self.stream = BatchStream(num_items=len(data), seed=cfg.seed)
         self.ema = AveragedModel(method.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
         self.ema.requires_grad_(False)
@@ -119,7 +128,8 @@ class Trainer:
     # ---- data --------------------------------------------------------------------------------------------
     def reals(self, batch_size: int, resolution: int, alpha: float) -> tuple[Tensor, Tensor]:
         """Next real minibatch at the network's resolution, blended across resolutions during a fade (ProGAN §2)."""
-        idx = self.stream.next_indices(batch_size)
+        world, rank = self.dist.world_size, self.dist.rank
+        idx = self.stream.next_indices(batch_size * world)[rank * batch_size:(rank + 1) * batch_size]
         # Flips come from the loop's generator, so a resumed run draws the same ones.
         flip = torch.rand(batch_size, generator=self.rng) < 0.5 if self.cfg.mirror_augment else None
         return self.data.batch(idx, resolution=resolution, alpha=alpha, device=self.device, flip=flip)
@@ -133,6 +143,7 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         phase, alpha = self.method.schedule.at(self.state.nimg)
+        rank_rngs = distributed.gather_objects(self.rng.get_state())  # every rank's latent generator
         payload = {
             "format": CHECKPOINT_FORMAT,
             "config": json.loads(json.dumps(self.cfg.to_dict(), default=str)),
@@ -146,12 +157,15 @@ class Trainer:
             "G_ema": self.ema.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.method.optimizers().items()},
             "stream": self.stream.state_dict(),
-            "rng": self._rng_state(),
+            "rng": {**self._rng_state(), "ranks": rank_rngs},
+            "world_size": self.dist.world_size,
             "method": self.method.extra_state(),
         }
         path = ckpt_io.checkpoint_path(self.ckpt_dir, self.state.nimg)
-        ckpt_io.atomic_save(payload, path)
-        ckpt_io.prune_checkpoints(self.ckpt_dir, keep=self.cfg.keep_checkpoints)
+        if self.dist.is_main:
+            ckpt_io.atomic_save(payload, path)
+            ckpt_io.prune_checkpoints(self.ckpt_dir, keep=self.cfg.keep_checkpoints)
+        distributed.barrier()  # no rank moves on (or reads it back) before the file exists
         return path
 
     def try_resume(self) -> bool:
@@ -177,7 +191,7 @@ class Trainer:
         for k, opt in self.method.optimizers().items():
             opt.load_state_dict(ck["optimizers"][k])
         self.stream.load_state_dict(ck["stream"])
-        self.rng.set_state(ck["rng"]["loop"])
+        self._load_rank_rng(ck)
         torch.set_rng_state(ck["rng"]["torch"])
         if "cuda" in ck["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
@@ -188,9 +202,20 @@ class Trainer:
         self._resume_checked = True
         return True
 
+    def _load_rank_rng(self, ck: dict[str, Any]) -> None:
+        ranks = ck["rng"].get("ranks") or [ck["rng"]["loop"]]
+        if len(ranks) == self.dist.world_size:
+            self.rng.set_state(ranks[self.dist.rank])
+            return
+        # Another number of processes than the checkpoint's: data position, networks and optimizers continue,
+        # but the latent draws cannot be the same ones, so this resume is not bit-exact.
+        warnings.warn(f"resuming a {len(ranks)}-process checkpoint with {self.dist.world_size} processes: the run "
+                      "continues, but its latent draws differ from an uninterrupted run", stacklevel=3)
+        self.rng.manual_seed(self.cfg.seed + 1_000_033 * self.dist.rank + ck["step"])
+
     def _truncate_log(self, nimg: int) -> None:
         """Drop log records written after the checkpoint, so the resumed log has no duplicates."""
-        if not self.log_path.exists():
+        if not self.dist.is_main or not self.log_path.exists():
             return
         keep = []
         for line in self.log_path.read_text().splitlines():
@@ -204,6 +229,8 @@ class Trainer:
 
     # ---- logging -----------------------------------------------------------------------------------------
     def log(self, record: dict) -> None:
+        if not self.dist.is_main:
+            return
         record = {"nimg": self.state.nimg, "kimg": round(self.state.nimg / 1000, 3), **record}
         with open(self.log_path, "a") as f:
             f.write(json.dumps(record, default=float) + "\n")
@@ -217,7 +244,8 @@ class Trainer:
             return
         stacked = {k: torch.stack([p[k].detach().float() for p in self._pending]) for k in self._pending[0]}
         bad = [k for k, v in stacked.items() if not torch.isfinite(v).all()]
-        if bad:
+        if distributed.any_rank(bool(bad)):  # every rank stops together, whichever rank diverged
+            bad = bad or ["on another rank"]
             self._pending.clear()
             last = ckpt_io.list_checkpoints(self.ckpt_dir)
             where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
@@ -233,7 +261,7 @@ class Trainer:
         means = {k: float(torch.stack([p[k].detach().float() for p in self._pending]).mean())
                  for k in self._pending[0]}
         self._pending.clear()
-        return means
+        return distributed.all_reduce_mean(means)  # the logged losses are those of the global batch
 
     # ---- samples -----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -249,6 +277,8 @@ class Trainer:
         imgs = self.method.generate(G, self.fixed_z.to(self.device), phase, alpha,
                                     None if self.fixed_labels is None else self.fixed_labels.to(self.device))
         path = self.sample_dir / f"{tag}-kimg{self.state.nimg / 1000:08.1f}-res{phase.resolution}.png"
+        if not self.dist.is_main:
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(to_uint8(imgs).float() / 255, path, nrow=8, padding=1)
         self.log({"kind": "sample", "path": str(path.relative_to(self.out)), "res": phase.resolution,
@@ -261,9 +291,12 @@ class Trainer:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        distributed.barrier()
         resumed = self.try_resume()
-        save_config(cfg, self.out / "config.json")
+        if self.dist.is_main:
+            save_config(cfg, self.out / "config.json")
         if cfg.dry_run:
             return {"status": "dry_run", "nimg": self.state.nimg}
         if self.state.nimg >= self.total_nimg:
@@ -275,14 +308,14 @@ class Trainer:
         metric_every = every(cfg.metrics_every_kimg) if cfg.metrics_every_kimg > 0 else None
         check_every = 1 if self.device.type == "cpu" else 16
         status = "complete"
-        bar = tqdm(total=self.total_nimg, initial=self.state.nimg, unit="img", disable=not progress,
-                   desc=f"{cfg.paper} {cfg.scale}", mininterval=2.0)
+        bar = tqdm(total=self.total_nimg, initial=self.state.nimg, unit="img",
+                   disable=not progress or not self.dist.is_main, desc=f"{cfg.paper} {cfg.scale}", mininterval=2.0)
         t_log, n_log = time.perf_counter(), self.state.nimg
         self.method.G.train()
         self.method.D.train()
         try:
             while self.state.nimg < self.total_nimg:
-                if cfg.max_seconds and self.state.train_seconds >= cfg.max_seconds:
+                if cfg.max_seconds and distributed.any_rank(self.state.train_seconds >= cfg.max_seconds):
                     status = "time_limit"
                     break
                 phase, alpha = self.method.schedule.at(self.state.nimg)
@@ -299,6 +332,7 @@ class Trainer:
                     self.ema.n_averaged.zero_()  # AveragedModel copies G while nothing has been averaged yet
                 self.ema.update_parameters(self.method.G)
                 prev = self.state.nimg
+                used *= self.dist.world_size  # images of the global batch, all ranks together
                 self.state.nimg += used
                 self.state.step += 1
                 self._pending.append(losses)
@@ -319,7 +353,7 @@ class Trainer:
                     self.log(rec)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()} | {"res": phase.resolution})
                     t_log, n_log = now, self.state.nimg
-                if metric_every and crossed(metric_every) and self.hooks.evaluate is not None:
+                if metric_every and crossed(metric_every) and self.hooks.evaluate is not None and self.dist.is_main:
                     scores = self.hooks.evaluate(self.ema.module, *self.method.schedule.at(self.state.nimg))
                     if scores:
                         self.log({"kind": "metric", "res": phase.resolution, **scores})

@@ -157,15 +157,17 @@ def test_r1_matches_the_loss_module_on_the_same_reals(monkeypatch):
     torch.testing.assert_close(out["r1"], expected.detach(), rtol=1e-4, atol=1e-6)
 
 
-def test_sync_batchnorm_only_under_a_process_group(monkeypatch):
+def test_sync_batchnorm_only_under_a_process_group_on_gpus(monkeypatch):
     import torch.distributed as dist
 
     G = biggan.build_networks(BigGANConfig(**TINY), num_classes=3)[0]
-    assert biggan.sync_batchnorm_if_distributed(G) is G
+    assert biggan.sync_batchnorm_if_distributed(G, torch.device("cuda")) is G  # one process: nothing to sync
     monkeypatch.setattr(dist, "is_available", lambda: True)
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda: 2)
-    synced = biggan.sync_batchnorm_if_distributed(G)
+    with pytest.warns(UserWarning, match="per-process BatchNorm"):  # torch's SyncBatchNorm is CUDA-only
+        assert biggan.sync_batchnorm_if_distributed(G, torch.device("cpu")) is G
+    synced = biggan.sync_batchnorm_if_distributed(G, torch.device("cuda"))
     bns = [mod for mod in synced.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
     assert bns and all(isinstance(b, nn.SyncBatchNorm) for b in bns)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from gancore import losses
+from gancore import distributed, losses
 from gancore.config import resolve
 from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
 from gancore.nn import ConditionalBatchNorm2d
@@ -56,17 +57,22 @@ def build_networks(cfg: BigGANConfig, *, num_classes: int) -> tuple[nn.Module, n
     return G, D
 
 
-def sync_batchnorm_if_distributed(G: nn.Module) -> nn.Module:
+def sync_batchnorm_if_distributed(G: nn.Module, device: torch.device | None = None) -> nn.Module:
     """App. C cross-replica BatchNorm: under torch.distributed every BatchNorm of G becomes SyncBatchNorm.
 
     BigGAN's statistics are computed over the whole batch across all TPU cores; SyncBatchNorm does the same across
-    DDP ranks. On one device (no process group) G is returned unchanged: the two are identical there.
+    ranks. On one process G is returned unchanged (the two are identical there). torch's SyncBatchNorm runs on GPUs
+    only, so a multi-process CPU run keeps per-rank statistics and warns.
     """
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        return nn.SyncBatchNorm.convert_sync_batchnorm(G)
-    return G
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return G
+    if device is not None and device.type == "cpu":
+        warnings.warn("cross-replica BatchNorm needs GPUs (torch's SyncBatchNorm is CUDA-only): this CPU run keeps "
+                      "per-process BatchNorm statistics", stacklevel=2)
+        return G
+    return nn.SyncBatchNorm.convert_sync_batchnorm(G)
 
 
 def ortho_weights(G: nn.Module) -> list[Tensor]:
@@ -96,7 +102,7 @@ class BigGANMethod:
         self.precision = resolve_precision(cfg.precision, device)
         torch.manual_seed(cfg.seed)  # network init is part of the seeded run
         G, D = build_networks(cfg, num_classes=num_classes)
-        self.G, self.D = sync_batchnorm_if_distributed(G).to(device), D.to(device)
+        self.G, self.D = sync_batchnorm_if_distributed(G, device).to(device), D.to(device)
         if cfg.channels_last:
             to_channels_last(self.G, self.D)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
@@ -184,6 +190,7 @@ class BigGANMethod:
                 d_total = d_total + loss.detach() / k
                 real_mean = real_mean + real_scores.detach().mean() / k
                 fake_mean = fake_mean + fake_scores.detach().mean() / k
+            distributed.all_reduce_grads(D)  # data parallel: the global batch's gradient (no-op on one process)
             self.opt_d.step()
         D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         self.opt_g.zero_grad(set_to_none=True)
@@ -199,6 +206,7 @@ class BigGANMethod:
                 ortho = losses.orthogonal_regularization(self._ortho, beta=cfg.ortho_beta)
             ortho.backward()
             ortho = ortho.detach()
+        distributed.all_reduce_grads(G)
         self.opt_g.step()
         D.requires_grad_(True)
         out = {"loss_d": d_total, "loss_g": g_total, "d_real": real_mean, "d_fake": fake_mean, "ortho": ortho}
@@ -396,6 +404,8 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     fresh = not trainer.try_resume()
     if cfg.sv_every_kimg > 0:
         trainer.hooks.on_step.append(SpectralHook(cfg=cfg, method=method))
+    main = trainer.dist.is_main  # under torch.distributed only rank 0 evaluates and writes the summary
+    evaluate = evaluate and main
     if fresh and evaluate and baseline:
         # The untrained G is the yardstick for "training helped".
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, n=min(cfg.final_num_images, 1024))
@@ -414,7 +424,8 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
             "initial": method.extra.get("initial_metrics", {}), "final": final,
             "claims": previous.get("claims", []),
         }
-    common.write_summary(cfg.out_dir, summary)
+    if main:
+        common.write_summary(cfg.out_dir, summary)
     return BigGANRun(cfg, method, trainer, evaluator, summary, data)
 
 

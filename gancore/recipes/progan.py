@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gancore import losses
+from gancore import distributed, losses
 from gancore.recipes import common
 from gancore.config import resolve
 from gancore.models.progan import Discriminator, Generator, sample_latents
@@ -116,11 +116,13 @@ class ProGANMethod:
             gp = losses.gradient_penalty(critic, real, fake, gamma=cfg.gp_gamma, generator=rng)
             self.opt_d.zero_grad(set_to_none=True)
             (d_loss + cfg.gp_lambda * gp).backward()
+            distributed.all_reduce_grads(D)  # data parallel: the global batch's gradient (no-op on one process)
             self.opt_d.step()
         D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         g_loss = losses.wgan_g_loss(critic(G(self.latents(bs, rng), resolution=res, alpha=alpha)))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        distributed.all_reduce_grads(G)
         self.opt_g.step()
         D.requires_grad_(True)
         out = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach(),
@@ -240,6 +242,8 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     images = (RealImages(data=data, device=device if device.type == "cuda" else None)
               if data is not None else _NoData())
     evaluator = ProGANEvaluator(cfg=cfg, data=data, device=device)
+    main = distributed.info().is_main  # under torch.distributed only rank 0 evaluates and writes the summary
+    evaluate = evaluate and main
     hooks = Hooks(evaluate=evaluator.during_training if (evaluate and data is not None) else None)
     trainer = Trainer(cfg=cfg, method=method, data=images, device=device, hooks=hooks)
     summary_path = Path(cfg.out_dir) / "summary.json"
@@ -278,7 +282,8 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
             "initial": method.extra.get("initial_metrics", {}), "final": final,
             "claims": previous.get("claims", []),
         }
-    write_summary(cfg.out_dir, summary)
+    if main:
+        write_summary(cfg.out_dir, summary)
     return ProGANRun(cfg, method, trainer, evaluator, summary)
 
 
