@@ -32,7 +32,7 @@ Re-running with the same `out_dir` resumes from the last good checkpoint.
 """)
 code('''
 scale: str = "reduced"              # smoke | reduced | full
-preset: str = ""                    # variant of the scale; full: "" (ImageNet 128), "imagenet256", "imagenet512", "deep128", "cifar10"
+preset: str = ""                    # full: "" (ImageNet 128), imagenet256, imagenet512, deep128, cifar10; reduced: "", classes
 dataset: "Optional[str]" = None     # shapes | cifar10 | folder (None: the preset's choice; smoke/reduced use shapes)
 data_dir: "Optional[str]" = None    # CIFAR-10 folder, or an image folder with one subfolder per class (ImageNet)
 out_dir: "Optional[str]" = None     # run folder (None: runs/biggan-<scale>[-<preset>])
@@ -156,6 +156,10 @@ md(r"""
 The shipped shapes classifier (99.9% accurate on real shapes) labels generated samples of every class. Rows of the
 confusion matrix are the conditioned class: off-diagonal mass is **class leakage** (§5.1, Fig. 4(d)); a class whose
 samples barely vary is flagged as **collapsed** (App. H).
+
+The 6-minute reduced run stops while accuracy is still climbing fast (measured on the same settings: 32% after 3.1k
+iterations, 57% after 4.1k, 80% after 6.1k). `-p preset classes` trains the same model for 8,000 iterations
+(13 minutes of training on one CPU thread): it measured 85.4% class-correct, with shapes-FID 4.4.
 """)
 code('''
 acc = result.summary.get("final", {}).get("class_accuracy") if trained else None
