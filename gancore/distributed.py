@@ -21,8 +21,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["DistInfo", "info", "init_from_env", "all_reduce_grads", "all_reduce_mean", "gather_objects",
-           "broadcast_object", "barrier", "any_rank"]
+__all__ = ["DistInfo", "info", "init_from_env", "all_reduce_grads", "all_reduce_mean", "any_rank", "gather_objects",
+           "barrier", "same_on_all_ranks"]
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,17 @@ def all_reduce_grads(*modules: nn.Module) -> None:
             offset += g.numel()
 
 
+def _comm_tensor(values: list[float]) -> Tensor:
+    """A float64 tensor on the device the backend communicates from (NCCL: the current GPU; gloo: CPU)."""
+    return torch.tensor(values, dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+
+
 def all_reduce_mean(values: dict[str, float]) -> dict[str, float]:
     """Mean of each scalar over all ranks (for logged losses); unchanged on one rank."""
     if not info().active or not values:
         return values
     keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    t = _comm_tensor([float(values[k]) for k in keys])
     dist.all_reduce(t)
     return {k: float(v) / dist.get_world_size() for k, v in zip(keys, t.cpu())}
 
@@ -103,9 +106,7 @@ def any_rank(flag: bool) -> bool:
     """True on every rank if ``flag`` is true on any rank (so all ranks take the same branch, e.g. stopping)."""
     if not info().active:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    t = _comm_tensor([1.0 if flag else 0.0])
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
 
@@ -117,15 +118,6 @@ def gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
-
-
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """Rank ``src``'s ``obj`` on every rank."""
-    if not info().active:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
 
 
 def barrier() -> None:

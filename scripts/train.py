@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if dist_info.active:
             import torch.distributed as dist
 
+            dist.barrier()  # no rank tears gloo down while another still talks to it (seen: SIGABRT at exit)
             dist.destroy_process_group()
 
 

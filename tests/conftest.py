@@ -22,3 +22,20 @@ def tiny_progan_overrides(tmp_path):
                 stabilize_kimg=0.016, fade_kimg=0.016, dataset_size=64, log_every_kimg=0.008,
                 ckpt_every_kimg=0.032, sample_every_kimg=0.032, metrics_every_kimg=0.0,
                 metric_num_images=32, final_num_images=64, out_dir=str(tmp_path / "run"))
+
+
+def _controls_by_description(widget) -> dict:
+    """Every descendant control of an ipywidgets tree, indexed by its description."""
+    found, stack = {}, [widget]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "description", ""):
+            found[node.description] = node
+        stack.extend(getattr(node, "children", ()))
+    return found
+
+
+@pytest.fixture
+def widget_controls():
+    """``widget_controls(widget)`` → {description: control} for the widget tests."""
+    return _controls_by_description

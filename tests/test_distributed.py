@@ -23,7 +23,13 @@ PROGAN_TINY = ["resolution=8", "fmap_base=32", "fmap_max=8", "latent_dim=8", "ba
 
 def _torchrun(args, timeout=240):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(TORCHRUN + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    for attempt in range(2):
+        proc = subprocess.run(TORCHRUN + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        # gloo can abort a process at interpreter exit ("terminate called without an active exception", exit -6)
+        # after all work is done; measured once in ~30 launches. Such a launch is repeated once: a finished run
+        # folder resumes as a no-op, so every assertion still checks the first, complete run.
+        if proc.returncode == 0 or "exitcode: -6" not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -93,6 +99,7 @@ def test_gradients_average_over_ranks(tmp_path):
         assert distributed.all_reduce_mean({"r": float(rank)}) == {"r": 0.5}
         assert distributed.gather_objects(rank) == [0, 1] and distributed.any_rank(rank == 1)
         print(f"rank{rank} ok={ok}")
+        dist.barrier()
         dist.destroy_process_group()
     """))
     out = _torchrun([str(script)])
@@ -137,3 +144,47 @@ def test_resuming_with_another_process_count_warns(tmp_path):
     with pytest.warns(UserWarning, match="2-process checkpoint with 1 processes"):
         r = biggan.run(cfg, progress=False, evaluate=False)
     assert r.trainer.state.nimg == 128 and r.trainer.state.step == 2 + 4  # 2 two-rank steps, then 4 single ones
+
+
+def test_train_script_rejects_a_malformed_override():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.parse_sets(["ch=8", "attention_res=[16]"]) == {"ch": 8, "attention_res": [16]}
+    with pytest.raises(SystemExit, match="key=value, got 'ch8'"):
+        script.main(["biggan", "--set", "ch8"])
+
+
+def test_a_nan_on_one_rank_stops_every_rank(tmp_path):
+    """The NaN guard agrees across ranks: rank 1 diverges, both stop, and rank 0 (the writer) says where."""
+    script = tmp_path / "worker.py"
+    tiny = {k: json.loads(v) if v[0] in "0123456789[{" else v for k, v in (s.split("=") for s in BIGGAN_TINY)}
+    script.write_text(textwrap.dedent(f"""
+        import torch, torch.distributed as dist
+        from gancore import distributed
+        from gancore.recipes import biggan
+        from gancore.train import TrainingDiverged
+        dist.init_process_group("gloo")
+        rank = dist.get_rank()
+        real_step = biggan.BigGANMethod.train_step
+        def step(self, *a, **k):
+            out, used = real_step(self, *a, **k)
+            if rank == 1:
+                out["loss_d"] = out["loss_d"] * float("nan")
+            return out, used
+        biggan.BigGANMethod.train_step = step
+        cfg = biggan.load_config(scale="smoke", out_dir={str(tmp_path / "nan")!r}, total_kimg=0.128, **{tiny!r})
+        try:
+            biggan.run(cfg, progress=False, evaluate=False)
+            print(f"rank{{rank}} did not stop")
+        except TrainingDiverged as e:
+            print(f"rank{{rank}} stopped: {{e}}")
+        dist.barrier()
+        dist.destroy_process_group()
+    """))
+    out = _torchrun([str(script)])
+    assert "rank0 stopped: non-finite loss (on another rank) at kimg 0.032, step 1" in out
+    assert "rank1 stopped: non-finite loss (loss_d) at kimg 0.032, step 1" in out
+    assert "non-finite loss (on another rank)" in (tmp_path / "nan" / "log.jsonl").read_text()

@@ -128,23 +128,12 @@ def test_generate_uint8_accepts_plain_callables_and_rejects_bad_output() -> None
         generate_uint8(lambda z: z, torch.zeros(DIM))
 
 
-def _controls(widget: ipywidgets.Widget) -> dict[str, ipywidgets.Widget]:
-    """Index every descendant control by its description."""
-    found, stack = {}, [widget]
-    while stack:
-        node = stack.pop()
-        if getattr(node, "description", ""):
-            found[node.description] = node
-        stack.extend(getattr(node, "children", ()))
-    return found
-
-
-def test_interpolation_widget_builds_headless_and_callbacks_render() -> None:
+def test_interpolation_widget_builds_headless_and_callbacks_render(widget_controls) -> None:
     gen = FakeGenerator()
     steps = 4
     tab = interpolation_widget(gen, dim=DIM, steps=steps, seed_a=5, seed_b=6, walk_frames=9, walk_every=2)
     assert isinstance(tab, ipywidgets.Tab) and tab.titles == ("interpolation", "latent walk")
-    controls = _controls(tab)
+    controls = widget_controls(tab)
     interp_page, walk_page = tab.children
     image_at_t, strip = [child for child in interp_page.children if isinstance(child, ipywidgets.Image)]
     frame_image = walk_page.children[-1]

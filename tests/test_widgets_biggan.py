@@ -226,17 +226,6 @@ def test_render_biggan_view_dispatches(G: nn.Module, view: str) -> None:
 # --- widget and panel ---------------------------------------------------------------------------------------------
 
 
-def _controls(widget: ipywidgets.Widget) -> dict[str, ipywidgets.Widget]:
-    """Index every descendant control by its description."""
-    found, stack = {}, [widget]
-    while stack:
-        node = stack.pop()
-        if getattr(node, "description", ""):
-            found[node.description] = node
-        stack.extend(getattr(node, "children", ()))
-    return found
-
-
 def _shown(box: ipywidgets.VBox) -> np.ndarray:
     return _decode(box.children[-1].value)
 
@@ -245,10 +234,10 @@ def _first_image(images: torch.Tensor) -> np.ndarray:
     return images[0].permute(1, 2, 0).numpy()
 
 
-def test_biggan_explorer_builds_and_every_control_rerenders(G: nn.Module) -> None:
+def test_biggan_explorer_builds_and_every_control_rerenders(G: nn.Module, widget_controls) -> None:
     box = biggan_explorer(G, class_names=NAMES, seed=5, label=1, truncation=0.5, n=2, steps=3)
     assert isinstance(box, ipywidgets.VBox)
-    controls = _controls(box)
+    controls = widget_controls(box)
     assert controls["class"].options == (("circle", 0), ("square", 1), ("triangle", 2))
     # The initial grid is the samples view; grid_png pads by 2 px, so image 0 sits at [2:2+RES, 2:2+RES].
     samples = render_class_samples(G, seed=5, label=1, truncation=0.5, n=2)
@@ -282,9 +271,9 @@ def test_biggan_explorer_builds_and_every_control_rerenders(G: nn.Module) -> Non
     np.testing.assert_array_equal(_shown(box)[2:2 + RES, 4 + RES:4 + 2 * RES], classes[1].permute(1, 2, 0).numpy())
 
 
-def test_biggan_explorer_starts_untruncated_and_rejects_bad_arguments(G: nn.Module) -> None:
+def test_biggan_explorer_starts_untruncated_and_rejects_bad_arguments(G: nn.Module, widget_controls) -> None:
     box = biggan_explorer(G, class_names=NAMES, truncation=None, view="class interpolation", steps=2)
-    assert _controls(box)["truncate"].value is False
+    assert widget_controls(box)["truncate"].value is False
     with pytest.raises(ValueError, match="class_names"):
         biggan_explorer(G, class_names=NAMES[:2])
     with pytest.raises(ValueError, match="view"):

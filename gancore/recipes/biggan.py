@@ -404,8 +404,7 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     fresh = not trainer.try_resume()
     if cfg.sv_every_kimg > 0:
         trainer.hooks.on_step.append(SpectralHook(cfg=cfg, method=method))
-    main = trainer.dist.is_main  # under torch.distributed only rank 0 evaluates and writes the summary
-    evaluate = evaluate and main
+    evaluate = evaluate and trainer.dist.is_main  # under torch.distributed only rank 0 evaluates
     if fresh and evaluate and baseline:
         # The untrained G is the yardstick for "training helped".
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, n=min(cfg.final_num_images, 1024))
@@ -424,8 +423,7 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
             "initial": method.extra.get("initial_metrics", {}), "final": final,
             "claims": previous.get("claims", []),
         }
-    if main:
-        common.write_summary(cfg.out_dir, summary)
+    common.write_summary(cfg.out_dir, summary)
     return BigGANRun(cfg, method, trainer, evaluator, summary, data)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gancore import distributed
 from gancore.checkpoint import atomic_write_text
 from gancore.config import RunConfig
 
@@ -54,6 +55,9 @@ class NoData:
 
 
 def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` (rank 0 only under torch.distributed: one writer per run folder)."""
+    if not distributed.info().is_main:
+        return
     atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
 
 

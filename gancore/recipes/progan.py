@@ -242,8 +242,7 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     images = (RealImages(data=data, device=device if device.type == "cuda" else None)
               if data is not None else _NoData())
     evaluator = ProGANEvaluator(cfg=cfg, data=data, device=device)
-    main = distributed.info().is_main  # under torch.distributed only rank 0 evaluates and writes the summary
-    evaluate = evaluate and main
+    evaluate = evaluate and distributed.info().is_main  # under torch.distributed only rank 0 evaluates
     hooks = Hooks(evaluate=evaluator.during_training if (evaluate and data is not None) else None)
     trainer = Trainer(cfg=cfg, method=method, data=images, device=device, hooks=hooks)
     summary_path = Path(cfg.out_dir) / "summary.json"
@@ -282,8 +281,7 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
             "initial": method.extra.get("initial_metrics", {}), "final": final,
             "claims": previous.get("claims", []),
         }
-    if main:
-        write_summary(cfg.out_dir, summary)
+    write_summary(cfg.out_dir, summary)
     return ProGANRun(cfg, method, trainer, evaluator, summary)
 
 
