@@ -285,6 +285,28 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     return ProGANRun(cfg, method, trainer, evaluator, summary)
 
 
+def critic_probe(run: ProGANRun, *, n: int = 256) -> list[dict[str, Any]]:
+    """The trained critic's scores on reals, blurred / octave-reduced / noisy reals and the EMA G's samples, at the
+    resolution and α the run reached (:func:`gancore.diagnostics.critic_probe`): which differences D has learned."""
+    from gancore.diagnostics import critic_probe as probe
+
+    if run.summary.get("status") == "dry_run" or run.evaluator.data is None:
+        raise ValueError("critic_probe needs a trained run with data (this one is a dry run)")
+    res, alpha = run.method.schedule.at(run.trainer.state.nimg)
+    res = res.resolution
+    device, D = run.method.device, run.method.D
+    reals = run.evaluator.reals(res, n).float().div(127.5).sub(1.0).to(device)
+    fakes = generate_uint8(run.G_ema, n=len(reals), latent_dim=run.cfg.latent_dim, resolution=res, alpha=alpha,
+                           seed=run.cfg.seed + 23, device=device).float().div(127.5).sub(1.0).to(device)
+    was = D.training
+    D.eval()
+    try:
+        with autocast(device, run.method.precision):
+            return probe(lambda x: D(x, resolution=res, alpha=alpha), reals, fakes, seed=run.cfg.seed)
+    finally:
+        D.train(was)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Architecture summary (Table 2) and the notebook's claim experiments
 # ---------------------------------------------------------------------------------------------------------------------

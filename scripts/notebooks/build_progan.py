@@ -165,6 +165,19 @@ if trained:
               f"(ratio {fid / init_fid:.2f}; the reduced-scale bar is ≤ 0.5)")
 ''')
 md(r"""
+### What the critic has learned
+G only learns what D can tell apart. The trained critic scores the reals, three degradations of them and G's
+samples; `gap to reals` is each mean score minus the reals' mean (WGAN scores have no fixed scale, so compare gaps
+within this table). A gap near zero for the blurred reals next to a clearly negative gap for the samples means D
+separates fakes by colour and layout but not yet by edges, so nothing pushes G towards sharp shapes. Short runs end
+there; the paper trains 800k images per phase.
+""")
+code('''
+if trained:
+    probe = progan.critic_probe(result)
+    display(viz.plot_table(probe, title="critic scores at the final resolution (higher = judged more real)"))
+''')
+md(r"""
 ## 9. Latent space: interpolation and the video's latent walk
 Latents live on the hypersphere, so interpolation is spherical (slerp). The paper's video draws i.i.d. latents per
 frame, blurs them over time with a Gaussian (σ = 45 frames at 60 Hz) and re-normalizes them to the hypersphere
