@@ -111,8 +111,9 @@ print({k: result.summary.get(k) for k in ("status", "kimg", "train_seconds", "im
 ''')
 md(r"""
 ## 5. Growth in pictures
-The EMA generator on fixed latents at the end of every phase: first blobs of colour at 4×4, then shapes as the
-resolution doubles. `fade` phases end with the new block fully faded in.
+The EMA generator on fixed latents at the end of every phase: blobs of colour at 4×4, then finer structure as the
+resolution doubles. `fade` phases end with the new block fully faded in. (At reduced scale the shapes stay soft blobs
+after 36 kimg; the critic probe in §8 shows why. The paper trains 800k images per phase.)
 """)
 code('''
 if trained:
