@@ -72,6 +72,23 @@ def test_table1_row_sets_its_columns(row):
                                                                           r["hier"], r["ortho"])
 
 
+@pytest.mark.parametrize("scale", ["smoke", "reduced"])
+@pytest.mark.parametrize("row", [0, 4, 8])
+def test_table1_row_below_full_scale_sets_only_the_switches(scale, row):
+    base = biggan.load_config(scale=scale, dry_run=True)
+    cfg = biggan.load_config(scale=scale, table1_row=row, dry_run=True)
+    r = table1_rows()[row]
+    assert (cfg.shared, cfg.hier, cfg.ortho) == (r["shared"], r["hier"], r["ortho"])
+    assert (cfg.batch_size, cfg.ch) == (base.batch_size, base.ch)  # the scale keeps its batch and width
+
+
+@pytest.mark.parametrize("preset, classes", [("cifar10", 10), ("", 1000)])
+def test_full_dry_run_without_data_sizes_the_model_for_the_dataset(tmp_path, preset, classes):
+    cfg = biggan.load_config(scale="full", preset=preset, dry_run=True, out_dir=str(tmp_path / "run"))
+    r = biggan.run(cfg, progress=False)
+    assert r.summary["num_classes"] == classes
+
+
 @pytest.mark.parametrize("bad, match", [
     (dict(batch_size=10, accumulate=3), "multiple of accumulate"),
     (dict(resolution=48), "resolution"),

@@ -88,3 +88,23 @@ def test_papermill_sees_every_parameter(nb):
     declared = [m.group(1) for line in cell.source.splitlines() if (m := re.match(r"^(\w+)\s*:", line))]
     seen = pm.inspect_notebook(str(nb))
     assert declared and set(declared) == set(seen), set(declared) ^ set(seen)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_on_a_small_image_folder_with_three_classes(nb, tmp_path):
+    # A user's own data: few classes (the BigGAN widgets once assumed at least 4) and mixed image modes.
+    from PIL import Image
+
+    gen = __import__("torch").Generator().manual_seed(0)
+    for c, name in enumerate(("cat", "dog", "bird")):
+        folder = tmp_path / "imgs" / name
+        folder.mkdir(parents=True)
+        for i in range(12):
+            px = (__import__("torch").rand(20 + i, 24, 3, generator=gen) * 255).byte().numpy()
+            img = Image.fromarray(px)
+            (img.convert("L") if i % 4 == 0 else img).save(folder / f"{i}.png")
+    run_dir = tmp_path / "run"
+    _execute(nb, tmp_path, scale="smoke", dataset="folder", data_dir=str(tmp_path / "imgs"), out_dir=str(run_dir),
+             run_claims=False, overrides={"num_threads": 1})
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["dataset"] == "folder"

@@ -111,12 +111,19 @@ class BigGANConfig(RunConfig):
             raise ConfigError("extractor='inception' needs inception_weights=PATH (nothing is downloaded)")
 
     def apply_ablation(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Table 1: a row sets the batch size, ch and the shared / hier / ortho switches."""
+        """Table 1: a row sets the shared / hier / ortho switches and, at full scale, its batch size and ch.
+
+        Smoke and reduced runs keep their own batch and width: the rows' 256–2048 images of 64–96 channels are the
+        scale itself (a smoke run of row 4 would otherwise train a 2048-image batch), and the switches are what the
+        rows compare.
+        """
         if self.table1_row < 0:
             return values
         row = table1_rows()[self.table1_row]
-        return {**values, "batch_size": row["batch"], "ch": row["ch"], "shared": row["shared"],
-                "hier": row["hier"], "ortho": row["ortho"]}
+        switches = {"shared": row["shared"], "hier": row["hier"], "ortho": row["ortho"]}
+        if self.scale != "full":
+            return {**values, **switches}
+        return {**values, "batch_size": row["batch"], "ch": row["ch"], **switches}
 
     def iterations(self, kimg: float | None = None) -> float:
         """G iterations for ``kimg`` (default total_kimg): each takes d_steps·batch_size real images."""

@@ -39,7 +39,7 @@ out_dir: "Optional[str]" = None     # run folder (None: runs/biggan-<scale>[-<pr
 seed: int = 0                       # seeds init, data order, latents and every other random draw
 device: str = "auto"                # auto | cpu | cuda
 dry_run: bool = False               # build everything, write config.json + summary.json, train nothing
-table1_row: int = -1                # Table 1 row 0–8 (batch, ch, shared, hier, ortho); -1: the preset's model
+table1_row: int = -1                # Table 1 row 0–8: shared/hier/ortho (+ batch, ch at full scale); -1: preset
 run_claims: bool = True             # run the short Table 1 column runs that fill the claims table
 pretrained: "Optional[str]" = None  # optional converted BigGAN-deep release file (biggan-deep-128/256/512) for the widgets
 overrides: dict = {}                # any other config field, e.g. {"total_kimg": 40, "r1_gamma": 10.0, "arch": "deep"}
@@ -176,7 +176,9 @@ release with the same widgets (section 9).
 """)
 code('''
 if trained:
-    panel = widgets.biggan_widget_panel(G_sample, class_names=data.class_names, seed=cfg.seed, label=1, label_b=3)
+    label_b = 3 if len(data.class_names) > 3 else 0  # class interpolation 1 → 3, or 1 → 0 with 2–3 classes
+    panel = widgets.biggan_widget_panel(G_sample, class_names=data.class_names, seed=cfg.seed, label=1,
+                                        label_b=label_b)
     display(panel.truncation, panel.latent_interpolation, panel.class_interpolation)
     if panel.widget is not None:
         display(panel.widget)
