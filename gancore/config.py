@@ -83,6 +83,19 @@ class RunConfig:
     num_threads: int = 0  # torch CPU threads (0: torch's default)
 
     # ---- helpers -------------------------------------------------------------------------------
+    def check_common(self) -> None:
+        """Ranges every paper shares; a paper's own ``validate`` checks the rest."""
+        at_least = {name: 0 for name in ("total_kimg", "max_seconds", "log_every_kimg", "ckpt_every_kimg",
+                                         "sample_every_kimg", "metrics_every_kimg", "ema_start_kimg", "num_threads")}
+        at_least.update(dataset_size=1, keep_checkpoints=1, metric_num_images=1, final_num_images=1)
+        for name, low in at_least.items():
+            value = getattr(self, name)
+            if not value >= low:  # also rejects NaN
+                raise ConfigError(f"{name}={value} must be >= {low}")
+        batch = getattr(self, "batch_size", 1)
+        if batch < 1:
+            raise ConfigError(f"batch_size={batch} must be >= 1")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -203,6 +216,8 @@ def build(cls: type, values: Mapping[str, Any], *, source: str = "config") -> An
     hints = _hints(cls)
     typed = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
     cfg = cls(**typed)
+    if isinstance(cfg, RunConfig):
+        cfg.check_common()
     validate = getattr(cfg, "validate", None)
     if validate is not None:
         validate()

@@ -38,6 +38,12 @@ def test_full_presets_encode_the_paper():
     ("ablation", "z", "choose one of"),
     ("batch_sizes", {4: "x"}, "expected int"),
     ("resolution", 48, "power of two"),
+    ("total_kimg", -1, "total_kimg=-1.0 must be >= 0"),
+    ("total_kimg", float("nan"), "total_kimg=nan"),
+    ("batch_size", 0, "batch_size=0 must be >= 1"),
+    ("ckpt_every_kimg", -0.5, "ckpt_every_kimg"),
+    ("dataset_size", 0, "dataset_size=0"),
+    ("num_threads", -2, "num_threads"),
 ])
 def test_bad_values_are_clear_errors(key, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -138,3 +144,11 @@ def test_claim_runs_apply_their_rows(tmp_path):
     assert [rows[r].eq_lr for r in "defg"] == [False, False, True, True]
     assert [rows[r].pixelnorm for r in "defg"] == [False, False, False, True]
     assert all(c.seed == 3 and c.out_dir.startswith(str(tmp_path)) for c in rows.values())  # user values kept
+
+
+@pytest.mark.parametrize("key,value", [("total_kimg", -1), ("batch_size", 0), ("final_num_images", 0)])
+def test_biggan_shares_the_common_range_checks(key, value):
+    from gancore.recipes import biggan
+
+    with pytest.raises(ConfigError, match=key):
+        biggan.load_config(scale="smoke", **{key: value})

@@ -43,8 +43,9 @@ def load_cifar10(
         if missing:
             raise FileNotFoundError(
                 f"CIFAR-10 not found under {root} (missing {', '.join(str(p) for p in missing[:3])}"
-                f"{' …' if len(missing) > 3 else ''}). Pass download=True (notebook parameter "
-                f"`download True`) or place the extracted `{CIFAR10_FOLDER}` folder in {root}."
+                f"{' …' if len(missing) > 3 else ''}). Pass download=True (in a notebook: "
+                f"papermill ... -y 'overrides: {{download: true}}') or place the extracted `{CIFAR10_FOLDER}` "
+                f"folder in {root}."
             )
     try:
         dataset = CIFAR10(str(root), train=train, download=download)
