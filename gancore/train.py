@@ -175,6 +175,7 @@ class Trainer:
         self._resume_checked = False
         found = ckpt_io.latest_good_checkpoint(self.ckpt_dir, map_location="cpu")
         if found is None:
+            self._set_aside_orphan_log()
             return False
         path, ck = found
         changed = config_changes(ck.get("config", {}), self.cfg)
@@ -212,6 +213,16 @@ class Trainer:
         warnings.warn(f"resuming a {len(ranks)}-process checkpoint with {self.dist.world_size} processes: the run "
                       "continues, but its latent draws differ from an uninterrupted run", stacklevel=3)
         self.rng.manual_seed(self.cfg.seed + 1_000_033 * self.dist.rank + ck["step"])
+
+    def _set_aside_orphan_log(self) -> None:
+        """A log with no readable checkpoint beside it (every checkpoint corrupt, or a crash before the first one):
+        training starts over from 0, so the old records are moved aside rather than mixed into the new log."""
+        if self.cfg.dry_run or not self.dist.is_main or not self.log_path.exists() or not self.log_path.stat().st_size:
+            return
+        backup = self.log_path.with_name(f"log-before-restart-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+        self.log_path.replace(backup)
+        warnings.warn(f"{self.out} has a training log but no readable checkpoint, so training starts over from 0 kimg; "
+                      f"the old log was moved to {backup.name}", stacklevel=3)
 
     def _truncate_log(self, nimg: int) -> None:
         """Drop log records written after the checkpoint, so the resumed log has no duplicates."""
@@ -300,7 +311,7 @@ class Trainer:
         if cfg.dry_run:
             return {"status": "dry_run", "nimg": self.state.nimg}
         if self.state.nimg >= self.total_nimg:
-            return {"status": "complete", "nimg": self.state.nimg, "resumed": resumed}
+            return {"status": "complete", "nimg": self.state.nimg, "resumed": resumed, "trained": False}
 
         every = lambda kimg: max(1, int(round(kimg * 1000)))  # noqa: E731
         log_every, ckpt_every, sample_every = every(cfg.log_every_kimg), every(cfg.ckpt_every_kimg), every(
@@ -377,7 +388,7 @@ class Trainer:
         self._flush_losses()
         self.save_checkpoint()
         self.save_samples("final")
-        return {"status": status, "nimg": self.state.nimg, "resumed": resumed,
+        return {"status": status, "nimg": self.state.nimg, "resumed": resumed, "trained": True,
                 "train_seconds": self.state.train_seconds}
 
 

@@ -93,6 +93,36 @@ def test_truncated_newest_checkpoint_falls_back(tiny_progan_overrides):
     assert again.summary["nimg"] == 48
 
 
+def test_summary_is_rewritten_when_a_rerun_had_to_retrain(tiny_progan_overrides):
+    overrides = {**tiny_progan_overrides, "total_kimg": 0.032, "ckpt_every_kimg": 0.016}
+    cfg = progan.load_config(scale="smoke", **overrides)
+    progan.run(cfg, progress=False, evaluate=True, baseline=False)
+    summary_path = Path(cfg.out_dir) / "summary.json"
+    stale = {**json.loads(summary_path.read_text()), "train_seconds": -1.0}
+    summary_path.write_text(json.dumps(stale))
+    assert progan.run(cfg, progress=False, evaluate=True).summary["train_seconds"] == -1.0  # nothing retrained
+    newest = ckpt_io.list_checkpoints(Path(cfg.out_dir) / "checkpoints")[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):
+        again = progan.run(cfg, progress=False, evaluate=True)
+    assert again.summary["train_seconds"] > 0 and again.summary["nimg"] == 32
+
+
+def test_every_checkpoint_corrupt_restarts_with_the_old_log_set_aside(tiny_progan_overrides):
+    first = _run({**tiny_progan_overrides, "total_kimg": 0.032, "ckpt_every_kimg": 0.016})
+    out = Path(first.cfg.out_dir)
+    old_log = (out / "log.jsonl").read_text()
+    for ck in ckpt_io.list_checkpoints(out / "checkpoints"):
+        ck.write_bytes(ck.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="starts over from 0 kimg"):
+        again = _run({**tiny_progan_overrides, "total_kimg": 0.032, "ckpt_every_kimg": 0.016})
+    assert again.trainer.resumed_from is None and again.summary["nimg"] == 32
+    backups = list(out.glob("log-before-restart-*.jsonl"))
+    assert len(backups) == 1 and backups[0].read_text() == old_log  # nothing lost
+    nimgs = [json.loads(line)["nimg"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert nimgs == sorted(nimgs)  # one run's records, no duplicates
+
+
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny_progan_overrides, monkeypatch):
     calls = {"n": 0}
     real = losses.wgan_d_loss

@@ -416,7 +416,7 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, n=min(cfg.final_num_images, 1024))
     t0 = time.perf_counter()
     result = trainer.run(progress=progress)
-    if common.finished_before(previous, result["nimg"]):
+    if common.finished_before(previous, result):
         summary = previous
     else:
         final = evaluator.final(trainer.ema.module, n=cfg.final_num_images) if evaluate else {}

@@ -73,10 +73,12 @@ def read_summary(out_dir: str | Path) -> dict[str, Any]:
         return {}
 
 
-def finished_before(previous: dict[str, Any], nimg: int) -> bool:
-    """Whether ``previous`` (the run folder's summary.json) already holds the final metrics of a run that ended at
-    ``nimg``: re-executing a finished notebook then reuses them instead of recomputing."""
-    return previous.get("status") == "complete" and previous.get("nimg") == nimg and "final" in previous
+def finished_before(previous: dict[str, Any], result: dict[str, Any]) -> bool:
+    """Whether ``previous`` (the run folder's summary.json) already holds the final metrics of this run
+    (``result`` of :meth:`Trainer.run`): re-executing a finished notebook then reuses them instead of recomputing.
+    Not when this session trained (e.g. it retrained past a corrupt checkpoint): its timings are new."""
+    return (previous.get("status") == "complete" and previous.get("nimg") == result["nimg"] and "final" in previous
+            and not result.get("trained", False))
 
 
 def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:

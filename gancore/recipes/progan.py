@@ -267,7 +267,7 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
         method.extra["initial_metrics"] = evaluator.fidelity(trainer.ema.module, min(cfg.final_num_images, 1024))
     t0 = time.perf_counter()
     result = trainer.run(progress=progress)
-    if common.finished_before(previous, result["nimg"]):
+    if common.finished_before(previous, result):
         summary = previous
     else:
         reached, alpha = method.schedule.at(result["nimg"])
