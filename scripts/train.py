@@ -19,6 +19,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RECIPES = ("progan", "biggan")
+_OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argument"}
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -28,7 +29,13 @@ def parse_sets(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SystemExit(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        key = key.strip()
+        if key in _OWN_FLAGS:
+            raise SystemExit(f"--set {key}=… is not allowed: give the {key} with {_OWN_FLAGS[key]}")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise SystemExit(f"--set {item!r}: the value is not valid YAML ({e.__class__.__name__})") from None
     return out
 
 
@@ -46,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     from gancore import distributed
     from gancore.train import pick_device
 
+    from gancore.config import ConfigError
+
     recipe = importlib.import_module(f"gancore.recipes.{args.paper}")
-    cfg = recipe.load_config(scale=args.scale, preset=args.preset, **parse_sets(args.set))
+    try:
+        cfg = recipe.load_config(scale=args.scale, preset=args.preset, **parse_sets(args.set))
+    except ConfigError as e:  # a user's typo: the message says everything, a traceback would bury it
+        raise SystemExit(f"config error: {e}") from None
     dist_info = distributed.init_from_env(pick_device(cfg.device))
     try:
         result = recipe.run(cfg, progress=dist_info.is_main, evaluate=not args.no_eval)

@@ -155,6 +155,12 @@ def test_train_script_rejects_a_malformed_override():
     assert script.parse_sets(["ch=8", "attention_res=[16]"]) == {"ch": 8, "attention_res": [16]}
     with pytest.raises(SystemExit, match="key=value, got 'ch8'"):
         script.main(["biggan", "--set", "ch8"])
+    with pytest.raises(SystemExit, match="give the scale with --scale"):
+        script.main(["progan", "--set", "scale=full"])
+    with pytest.raises(SystemExit, match="not valid YAML"):
+        script.main(["progan", "--set", "truncations=[1,"])
+    with pytest.raises(SystemExit, match="(?i)config error: .*did you mean 'total_kimg'"):
+        script.main(["progan", "--set", "total_kmig=1"])
 
 
 def test_a_nan_on_one_rank_stops_every_rank(tmp_path):
