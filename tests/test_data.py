@@ -336,6 +336,15 @@ def test_class_subfolders_sorted_and_recursive(tmp_path):
     assert images[labels == 0, 0].min() == 255 and images[labels == 1, 2].min() == 255
 
 
+def test_loose_images_beside_class_folders_warn_that_it_is_one_class(tmp_path):
+    _solid(tmp_path / "cat" / "a.png")
+    _solid(tmp_path / "dog" / "b.png")
+    _solid(tmp_path / "stray.png")
+    with pytest.warns(UserWarning, match=r"1 image\(s\) at its top level \(e\.g\. stray\.png\).*ONE class"):
+        _, labels, names = load_image_folder(tmp_path, resolution=4)
+    assert names == ["all"] and labels.tolist() == [0, 0, 0]
+
+
 def test_centre_crop_keeps_the_middle(tmp_path):
     stripes = np.zeros((10, 30, 3), dtype=np.uint8)
     stripes[:, :10] = (255, 0, 0)

@@ -78,6 +78,11 @@ def scan_image_folder(
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if layout == "auto":
         layout = "flat" if top_level or not subfolders else "classes"
+        if top_level and any(_images_under(f) for f in subfolders):
+            # Say so: a user who made class folders and left a few files beside them expects classes.
+            warnings.warn(f"{root} has {len(top_level)} image(s) at its top level (e.g. {top_level[0].name}) beside "
+                          f"sub-folders of images, so it is read as ONE class of all images; move the loose images "
+                          "into class sub-folders to get one class per sub-folder", stacklevel=2)
 
     if layout == "flat":
         files = _images_under(root)
