@@ -558,7 +558,7 @@ def test_batch_stream_resume_matches_uninterrupted(num_items, batch_size, stop_a
     first = BatchStream(num_items=num_items, seed=11)
     got = [first.next_indices(batch_size) for _ in range(stop_after)]
     state = first.state_dict()
-    assert set(state) == {"epoch", "cursor"}
+    assert set(state) == {"epoch", "cursor", "num_items"}
     resumed = BatchStream(num_items=num_items, seed=11)
     resumed.load_state_dict(state)
     got += [resumed.next_indices(batch_size) for _ in range(5)]
@@ -577,7 +577,20 @@ def test_batch_stream_covers_each_epoch_once(batch_size):
     for row in per_epoch:
         assert sorted(row.tolist()) == list(range(num_items))
     assert not torch.equal(per_epoch[0], per_epoch[1])  # fresh permutation per epoch
-    assert stream.state_dict() == {"epoch": epochs, "cursor": batches * batch_size - epochs * num_items}
+    assert stream.state_dict() == {"epoch": epochs, "cursor": batches * batch_size - epochs * num_items,
+                                   "num_items": num_items}
+
+
+def test_batch_stream_resumed_on_other_data_warns_and_continues():
+    state = {"epoch": 2, "cursor": 9, "num_items": 10}
+    stream = BatchStream(num_items=6, seed=0)
+    with pytest.warns(UserWarning, match="trained on 10 images, the data now has 6"):
+        stream.load_state_dict(state)
+    assert stream.state_dict() == {"epoch": 2, "cursor": 3, "num_items": 6}
+    assert stream.next_indices(4).max() < 6
+    older = BatchStream(num_items=10, seed=0)
+    older.load_state_dict({"epoch": 1, "cursor": 4})  # checkpoints written before num_items was stored
+    assert older.state_dict()["cursor"] == 4
 
 
 def test_batch_stream_seeds_and_errors():

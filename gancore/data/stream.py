@@ -2,11 +2,13 @@
 
 A run that resumes from a checkpoint must see exactly the batches an uninterrupted run would
 have seen; otherwise "resume" silently changes the experiment. The order is therefore a pure
-function of ``(seed, epoch, cursor)``, and those two counters are all the state there is.
+function of ``(seed, epoch, cursor)``, and those two counters are all the state there is. The state
+also records the number of items, so that resuming on different data is noticed and said.
 """
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import torch
 from torch import Tensor
@@ -63,8 +65,8 @@ class BatchStream:
         return torch.cat(parts) if len(parts) > 1 else parts[0].clone()
 
     def state_dict(self) -> dict[str, int]:
-        """Position in the stream: ``{"epoch": int, "cursor": int}``."""
-        return {"epoch": self.epoch, "cursor": self.cursor}
+        """Position in the stream: ``{"epoch": int, "cursor": int, "num_items": int}``."""
+        return {"epoch": self.epoch, "cursor": self.cursor, "num_items": self.num_items}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue from a position saved by :meth:`state_dict`."""
@@ -72,6 +74,13 @@ class BatchStream:
         if missing:
             raise ValueError(f"BatchStream state lacks {sorted(missing)}; expected keys ['cursor', 'epoch']")
         epoch, cursor = int(state["epoch"]), int(state["cursor"])
+        saved_items = int(state.get("num_items", self.num_items))  # absent in checkpoints of older versions
+        if saved_items != self.num_items:
+            # e.g. data_dir now points at another folder: training can go on, but not as the same run.
+            warnings.warn(f"the checkpoint was trained on {saved_items} images, the data now has {self.num_items}: "
+                          "the run continues on the new data from the same epoch, so it is not an exact resume",
+                          stacklevel=2)
+            cursor = cursor % self.num_items
         if epoch < 0 or not 0 <= cursor < self.num_items:
             raise ValueError(
                 f"BatchStream state epoch={epoch}, cursor={cursor} is invalid for num_items={self.num_items} "
