@@ -95,6 +95,10 @@ class RunConfig:
         batch = getattr(self, "batch_size", 1)
         if batch < 1:
             raise ConfigError(f"batch_size={batch} must be >= 1")
+        if self.dataset == "shapes" and self.data_dir:
+            # Without this the run would quietly train on the procedural shapes instead of the user's images.
+            raise ConfigError(f"data_dir={self.data_dir!r} is given but dataset is 'shapes', which reads no folder; "
+                              "pass -p dataset folder (images, optionally in class sub-folders) or -p dataset cifar10")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

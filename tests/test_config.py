@@ -10,7 +10,8 @@ from gancore.recipes import progan
 @pytest.mark.parametrize("scale,preset", [("smoke", ""), ("reduced", ""), ("full", ""), ("full", "lsun256"),
                                           ("full", "cifar10"), ("full", "cifar10-gamma750")])
 def test_every_preset_resolves(scale, preset):
-    cfg = progan.load_config(scale=scale, preset=preset, data_dir="/nonexistent", dry_run=True)
+    data_dir = "/nonexistent" if scale == "full" else None  # smoke/reduced use the shapes, which read no folder
+    cfg = progan.load_config(scale=scale, preset=preset, data_dir=data_dir, dry_run=True)
     assert cfg.scale == scale and cfg.preset == preset
     assert cfg.out_dir
 
@@ -44,6 +45,7 @@ def test_full_presets_encode_the_paper():
     ("ckpt_every_kimg", -0.5, "ckpt_every_kimg"),
     ("dataset_size", 0, "dataset_size=0"),
     ("num_threads", -2, "num_threads"),
+    ("data_dir", "/my/images", "dataset is 'shapes'.*-p dataset folder"),
 ])
 def test_bad_values_are_clear_errors(key, value, match):
     with pytest.raises(ConfigError, match=match):
