@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gancore.nn import downsample2x, upsample2x
+
 __all__ = ["degradations", "critic_probe"]
 
 
@@ -41,7 +43,7 @@ def degradations(reals: Tensor, *, noise_std: float = 0.1, seed: int = 0) -> dic
     if reals.shape[-1] % 2 or reals.shape[-2] % 2:
         raise ValueError(f"reals need even height and width for the octave degradation, got {tuple(reals.shape)}")
     blur = F.avg_pool2d(F.pad(reals, (1, 1, 1, 1), mode="replicate"), kernel_size=3, stride=1)
-    octave = F.interpolate(F.avg_pool2d(reals, 2), scale_factor=2, mode="nearest")
+    octave = upsample2x(downsample2x(reals))  # the same blend RealImages applies during a fade-in
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(reals.shape, generator=gen, dtype=torch.float32).to(reals)
     return {"real": reals, "blur 3×3": blur, "one octave lost": octave,

@@ -32,7 +32,7 @@ from gancore import checkpoint as ckpt_io
 from gancore import distributed
 from gancore.config import ConfigError, RunConfig, save_config
 from gancore.data import BatchStream, to_uint8
-from gancore.nn import count_params  # noqa: F401  (re-exported for the recipes)
+from gancore.nn import count_params, downsample2x, upsample2x  # noqa: F401  (count_params is re-exported)
 from gancore.schedule import Phase, Schedule
 
 CHECKPOINT_FORMAT = 1
@@ -450,8 +450,6 @@ class RealImages:
         if flip is not None and bool(flip.any()):
             x = torch.where(flip.to(device).view(-1, 1, 1, 1), x.flip(-1), x)
         if alpha < 1.0:
-            low = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2,
-                                                  mode="nearest")
-            x = torch.lerp(low, x, alpha)
+            x = torch.lerp(upsample2x(downsample2x(x)), x, alpha)
         labels = self.labels[idx].to(device, non_blocking=True)
         return x, labels

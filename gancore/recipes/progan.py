@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from gancore import distributed, losses
 from gancore.recipes import common
 from gancore.config import resolve
+from gancore.data import to_float
 from gancore.models.progan import Discriminator, Generator, sample_latents
 from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes.progan_config import ProGANConfig
@@ -292,12 +293,12 @@ def critic_probe(run: ProGANRun, *, n: int = 256) -> list[dict[str, Any]]:
 
     if run.summary.get("status") == "dry_run" or run.evaluator.data is None:
         raise ValueError("critic_probe needs a trained run with data (this one is a dry run)")
-    res, alpha = run.method.schedule.at(run.trainer.state.nimg)
-    res = res.resolution
+    phase, alpha = run.method.schedule.at(run.trainer.state.nimg)
+    res = phase.resolution
     device, D = run.method.device, run.method.D
-    reals = run.evaluator.reals(res, n).float().div(127.5).sub(1.0).to(device)
-    fakes = generate_uint8(run.G_ema, n=len(reals), latent_dim=run.cfg.latent_dim, resolution=res, alpha=alpha,
-                           seed=run.cfg.seed + 23, device=device).float().div(127.5).sub(1.0).to(device)
+    reals = to_float(run.evaluator.reals(res, n)).to(device)
+    fakes = to_float(generate_uint8(run.G_ema, n=len(reals), latent_dim=run.cfg.latent_dim, resolution=res,
+                                    alpha=alpha, seed=run.cfg.seed + 23, device=device)).to(device)
     was = D.training
     D.eval()
     try:

@@ -176,9 +176,8 @@ release with the same widgets (section 9).
 """)
 code('''
 if trained:
-    label_b = 3 if len(data.class_names) > 3 else 0  # class interpolation 1 → 3, or 1 → 0 with 2–3 classes
-    panel = widgets.biggan_widget_panel(G_sample, class_names=data.class_names, seed=cfg.seed, label=1,
-                                        label_b=label_b)
+    # label_b defaults to the next class, which exists for any class-conditional dataset (>= 2 classes)
+    panel = widgets.biggan_widget_panel(G_sample, class_names=data.class_names, seed=cfg.seed, label=1)
     display(panel.truncation, panel.latent_interpolation, panel.class_interpolation)
     if panel.widget is not None:
         display(panel.widget)
