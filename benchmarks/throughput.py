@@ -79,7 +79,7 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
                        attention_res=[r for r in base.attention_res if r <= resolution])
     bs = batch or base.micro_batch
     cfg = biggan.load_config(**cfg_args, **changes, batch_size=bs)
-    num_classes = 1000 if cfg.scale == "full" and cfg.dataset != "cifar10" else (10 if cfg.dataset == "cifar10" else 8)
+    num_classes = biggan.class_count(cfg, None)  # no data is read: the dataset's known count (ImageNet: 1000)
     dev = pick_device(cfg.device)
     method = biggan.BigGANMethod(cfg=cfg, num_classes=num_classes, device=dev)
     gen = torch.Generator().manual_seed(0)

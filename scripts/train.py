@@ -51,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     import importlib
 
     from gancore import distributed
-    from gancore.train import pick_device
-
     from gancore.config import ConfigError
+    from gancore.train import pick_device
 
     recipe = importlib.import_module(f"gancore.recipes.{args.paper}")
     try:

@@ -322,4 +322,4 @@ def test_num_classes_needs_two_classes():
     class OneClass:
         num_classes = 1
     with pytest.raises(ValueError, match="at least 2 classes"):
-        biggan._num_classes(BigGANConfig(**{**TINY, "num_classes": 0}), OneClass())
+        biggan.class_count(BigGANConfig(**{**TINY, "num_classes": 0}), OneClass())

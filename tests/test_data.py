@@ -294,6 +294,7 @@ def test_build_cifar10_uses_disk_cache(tmp_path, skip_cifar_md5, monkeypatch):
     _write_tiny_cifar(tmp_path)
     first = build_dataset("cifar10", resolution=16, data_dir=tmp_path)
     assert first.resolution == 16 and len(first) == 10 and first.num_classes == 10
+    assert first.num_classes == registry.KNOWN_NUM_CLASSES["cifar10"]  # what a dry run assumes without data
     assert list((tmp_path / CACHE_FOLDER).glob("cifar10-train-32-*.pt"))
 
     def must_not_decode(*args, **kwargs):
@@ -617,6 +618,7 @@ def test_build_shapes_dataset():
     assert isinstance(data, ImageData)
     assert data.resolution == 16 and len(data) == 40 and data.num_classes == NUM_CLASSES
     assert data.class_names == list(SHAPE_CLASSES) and data.name == "shapes"
+    assert data.num_classes == registry.KNOWN_NUM_CLASSES["shapes"]
     images, labels = render_shapes(40, resolution=16, seed=3)
     assert torch.equal(data.cache.at(16), images) and torch.equal(data.labels, labels)
     assert data.cache.resolutions == [4, 8, 16]

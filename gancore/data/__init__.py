@@ -11,13 +11,14 @@ from torch import Tensor
 from gancore.data.cache import CACHE_FOLDER, MultiResCache, cached_dataset, downsample
 from gancore.data.cifar import load_cifar10
 from gancore.data.folder import IMAGE_EXTENSIONS, load_image_folder, scan_image_folder
-from gancore.data.registry import DATASETS, ImageData, build_dataset
+from gancore.data.registry import DATASETS, KNOWN_NUM_CLASSES, ImageData, build_dataset
 from gancore.data.shapes import SHAPE_CLASSES, VALID_RESOLUTIONS, ShapesDataset, render_shapes
 from gancore.data.stream import BatchStream
 
 __all__ = [
     "CACHE_FOLDER",
     "DATASETS",
+    "KNOWN_NUM_CLASSES",
     "IMAGE_EXTENSIONS",
     "SHAPE_CLASSES",
     "VALID_RESOLUTIONS",

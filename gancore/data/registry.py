@@ -11,10 +11,12 @@ from gancore.data.cifar import cifar10_files, load_cifar10
 from gancore.data.folder import check_folder_resolution, load_image_folder, scan_image_folder
 from gancore.data.shapes import SHAPE_CLASSES, check_resolution, render_shapes
 
-__all__ = ["DATASETS", "ImageData", "build_dataset"]
+__all__ = ["DATASETS", "KNOWN_NUM_CLASSES", "ImageData", "build_dataset"]
 
 DATASETS: tuple[str, ...] = ("shapes", "cifar10", "folder")
 _CIFAR_RESOLUTION = 32
+# Class counts known without reading any data (a dry run decodes nothing); an image folder's depends on its folders.
+KNOWN_NUM_CLASSES: dict[str, int] = {"shapes": len(SHAPE_CLASSES), "cifar10": 10}
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore import distributed, losses
-from gancore.data.shapes import SHAPE_CLASSES
+from gancore.data import KNOWN_NUM_CLASSES
 from gancore.config import resolve
 from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
 from gancore.nn import ConditionalBatchNorm2d
@@ -358,17 +358,15 @@ def build_data(cfg: BigGANConfig):
     return common.build_data(cfg, resolution=cfg.resolution)
 
 
-_KNOWN_CLASSES = {"cifar10": 10, "shapes": len(SHAPE_CLASSES)}
-
-
-def _num_classes(cfg: BigGANConfig, data) -> int:
+def class_count(cfg: BigGANConfig, data) -> int:
+    """Classes the conditional nets are built for: ``cfg.num_classes``, else the data's, else the dataset's known count."""
     found = int(data.num_classes) if data is not None else 0
     if cfg.num_classes and found and cfg.num_classes != found:
         raise ValueError(f"num_classes={cfg.num_classes} but the {cfg.dataset} data has {found} classes; "
                          "set num_classes=0 to take it from the data")
     # A dry run on real data decodes nothing, so fall back to the dataset's known class count (CIFAR-10 has 10; an
     # image folder is sized like ImageNet unless num_classes says otherwise).
-    n = cfg.num_classes or found or _KNOWN_CLASSES.get(cfg.dataset, 1000)
+    n = cfg.num_classes or found or KNOWN_NUM_CLASSES.get(cfg.dataset, 1000)
     if n < 2 and not cfg.dry_run:
         raise ValueError(f"BigGAN is class-conditional and needs at least 2 classes; the {cfg.dataset} data at "
                          f"{cfg.data_dir} has {n} (use class subfolders for an image folder)")
@@ -383,7 +381,7 @@ def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool =
     device = pick_device(cfg.device)
     if data is None:
         data = build_data(cfg)
-    num_classes = _num_classes(cfg, data)
+    num_classes = class_count(cfg, data)
     method = BigGANMethod(cfg=cfg, num_classes=num_classes, device=device)
     images = (RealImages(data=data, device=device if device.type == "cuda" else None)
               if data is not None else common.NoData())

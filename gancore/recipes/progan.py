@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore import distributed, losses
+from gancore.diagnostics import critic_probe as probe_critic
 from gancore.recipes import common
 from gancore.config import resolve
 from gancore.data import to_float
@@ -289,8 +290,6 @@ def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool =
 def critic_probe(run: ProGANRun, *, n: int = 256) -> list[dict[str, Any]]:
     """The trained critic's scores on reals, blurred / octave-reduced / noisy reals and the EMA G's samples, at the
     resolution and α the run reached (:func:`gancore.diagnostics.critic_probe`): which differences D has learned."""
-    from gancore.diagnostics import critic_probe as probe
-
     if run.summary.get("status") == "dry_run" or run.evaluator.data is None:
         raise ValueError("critic_probe needs a trained run with data (this one is a dry run)")
     phase, alpha = run.method.schedule.at(run.trainer.state.nimg)
@@ -303,7 +302,7 @@ def critic_probe(run: ProGANRun, *, n: int = 256) -> list[dict[str, Any]]:
     D.eval()
     try:
         with autocast(device, run.method.precision):
-            return probe(lambda x: D(x, resolution=res, alpha=alpha), reals, fakes, seed=run.cfg.seed)
+            return probe_critic(lambda x: D(x, resolution=res, alpha=alpha), reals, fakes, seed=run.cfg.seed)
     finally:
         D.train(was)
 
