@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import types
 import typing
@@ -25,11 +26,9 @@ from typing import Any, Literal, Mapping, Optional
 
 import yaml
 
+from gancore.errors import ConfigError  # re-exported: gancore.config.ConfigError is public
+
 SCALES = ("smoke", "reduced", "full")
-
-
-class ConfigError(ValueError):
-    """A config key, type or value is invalid; the message lists the valid choices."""
 
 
 def repo_root() -> Path:
@@ -81,10 +80,17 @@ class RunConfig:
     ema_decay: float = 0.999  # G weight EMA per step
     ema_start_kimg: float = 0.0  # before this many kimg the EMA copies G instead of averaging (BigGAN App. C)
     num_threads: int = 0  # torch CPU threads (0: torch's default)
+    restart: bool = False  # out_dir holds a run with another config: move it to out_dir/previous-<time>/ and start
+    # over, instead of refusing (a rerun of the same command then resumes as usual)
 
     # ---- helpers -------------------------------------------------------------------------------
     def check_common(self) -> None:
         """Ranges every paper shares; a paper's own ``validate`` checks the rest."""
+        for f in dataclasses.fields(self):  # NaN and ±inf are never meaningful settings (inf kimg overflows)
+            value = getattr(self, f.name)
+            values = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ConfigError(f"{f.name}={value!r} must be a finite number")
         at_least = {name: 0 for name in ("total_kimg", "max_seconds", "log_every_kimg", "ckpt_every_kimg",
                                          "sample_every_kimg", "metrics_every_kimg", "ema_start_kimg", "num_threads")}
         at_least.update(dataset_size=1, keep_checkpoints=1, metric_num_images=1, final_num_images=1)
@@ -116,7 +122,7 @@ class RunConfig:
     RESUMABLE_CHANGES: typing.ClassVar[tuple[str, ...]] = (
         "total_kimg", "max_seconds", "device", "dry_run", "out_dir", "log_every_kimg", "ckpt_every_kimg",
         "keep_checkpoints", "sample_every_kimg", "metrics_every_kimg", "metric_num_images", "final_num_images",
-        "num_threads", "download", "data_dir", "inception_weights",
+        "num_threads", "download", "data_dir", "inception_weights", "restart",
     )
 
     def apply_ablation(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -178,24 +184,66 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         et = args[0] if args else Any
         return [_coerce(f"{name}[{i}]", v, et) for i, v in enumerate(value)]
     if tp is bool:
+        # papermill's -p passes `true` as the string "true"; anything else ("maybe", 1, "yes") is refused.
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{name}={value!r} has the wrong type; expected bool (True/False)")
-    if tp is int:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ConfigError(f"{name}={value!r} has the wrong type; expected bool (true or false)")
+    if tp is int:  # text is refused here: "32" for a resolution is more likely a quoting slip than intent
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             raise ConfigError(f"{name}={value!r} has the wrong type; expected int")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name}={value!r} has the wrong type; expected float")
-        return float(value)
+        # PyYAML (YAML 1.1) reads 1e-4 as a string; people write it that way, so any text that is a number counts.
+        number = _as_number(value)
+        if number is None:
+            raise ConfigError(f"{name}={value!r} has the wrong type; expected a number (float)")
+        return float(number)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{name}={value!r} has the wrong type; expected str")
         return value
     raise ConfigError(f"{name}: unsupported annotation {tp!r}")
+
+
+def _as_number(value: Any) -> int | float | None:
+    """``value`` as an int or float if it is one or is text that parses as one (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def check_range(cfg: Any, name: str, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+                le: float | None = None) -> None:
+    """Raise :class:`ConfigError` naming ``name``, its value and the valid range unless the value lies inside."""
+    value = getattr(cfg, name)
+    bounds = [(gt, ">", lambda v, b: v > b), (ge, ">=", lambda v, b: v >= b), (lt, "<", lambda v, b: v < b),
+              (le, "<=", lambda v, b: v <= b)]
+    ok = all(b is None or test(value, b) for b, _, test in bounds) and not (isinstance(value, float)
+                                                                          and math.isnan(value))
+    if not ok:
+        need = " and ".join(f"{op} {b:g}" for b, op, _ in bounds if b is not None)
+        raise ConfigError(f"{name}={value!r} is out of range: it must be {need}")
+
+
+def coerce_value(name: str, value: Any, annotation: Any) -> Any:
+    """Check one value against a type annotation with the config's rules (public form of the field check)."""
+    return _coerce(name, value, annotation)
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -286,6 +334,16 @@ def resolve(cls: type, *, paper: str, scale: str = "reduced", preset: str = "",
             overrides: Mapping[str, Any] | None = None) -> Any:
     """Resolve a config: defaults ← preset ← ablation ← overrides; every layer is validated."""
     overrides = dict(overrides or {})
+    given = {"paper": paper, "scale": scale, "preset": preset}
+    for key, value in given.items():
+        # These select the preset file itself, so a value inside overrides would be silently ignored.
+        if key in overrides and overrides[key] != value:
+            how = {"paper": "open that paper's notebook (or pass it as scripts/train.py's first argument)",
+                   "scale": "pass -p scale … (scripts/train.py: --scale)",
+                   "preset": "pass -p preset … (scripts/train.py: --preset)"}[key]
+            raise ConfigError(f"{key}={overrides[key]!r} cannot be set in overrides (it chooses the preset file, so "
+                              f"it would be ignored; this run has {key}={value!r}): {how}")
+        overrides.pop(key, None)
     preset_values = load_preset(paper, scale, preset)
     check_keys(cls, preset_values, source=str(preset_path(paper, scale, preset)))
     check_keys(cls, overrides, source="parameters/overrides")

@@ -12,7 +12,6 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter1d
 from torch import Tensor
 
 INTERPOLATION_MODES = ("slerp", "lerp")
@@ -124,6 +123,8 @@ def gaussian_latent_walk(
         raise ValueError(f"sigma_frames={sigma_frames!r} must be a finite number >= 0")
     noise = torch.randn(num_frames, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     if sigma_frames > 0:
+        from scipy.ndimage import gaussian_filter1d  # deferred: scipy.ndimage costs 0.3 s at every start-up
+
         blurred = gaussian_filter1d(noise.numpy(), sigma=sigma_frames, axis=0, mode="wrap")
         noise = torch.from_numpy(np.ascontiguousarray(blurred))
     return hypersphere(noise).to(torch.float32)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import difflib
 import os
 import types
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
-from gancore.config import ConfigError, resolve
+from gancore.config import ConfigError, coerce_value, resolve
 
 # Names IPython itself puts into the user namespace.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 #: Parameters every paper notebook declares that are not config fields.
 NOTEBOOK_ONLY = {"overrides", "run_claims"}
+#: Types of the notebook-only parameters, checked like config fields (``-p run_claims maybe`` is an error).
+NOTEBOOK_OPTION_TYPES: dict[str, Any] = {"overrides": dict, "run_claims": bool, "pretrained": Optional[str]}
 
 
 def _user_names(namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,6 +66,9 @@ def resolve_notebook_params(config_cls: type, *, paper: str, namespace: Mapping[
     overrides = notebook_opts.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a dict of config fields, got {type(overrides).__name__}")
+    for name, value in list(notebook_opts.items()):
+        if name in NOTEBOOK_OPTION_TYPES and name != "overrides":
+            notebook_opts[name] = coerce_value(name, value, NOTEBOOK_OPTION_TYPES[name])
     scale = values.pop("scale", "reduced")
     preset = values.pop("preset", "") or ""
     explicit = {k: v for k, v in values.items() if v is not None}
@@ -71,4 +76,8 @@ def resolve_notebook_params(config_cls: type, *, paper: str, namespace: Mapping[
     if clash:
         raise ConfigError(f"{', '.join(clash)} given both as a parameter and in overrides; give each once")
     cfg = resolve(config_cls, paper=paper, scale=scale, preset=preset, overrides={**explicit, **overrides})
+    from gancore import preflight
+
+    # The machine's side (device, paths, memory) is checked here too, so the validation cell fails, not cell 5.
+    preflight.check(cfg, extra={k: v for k, v in notebook_opts.items() if k != "overrides"})
     return cfg, notebook_opts

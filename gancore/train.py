@@ -29,8 +29,9 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gancore import checkpoint as ckpt_io
-from gancore import distributed
+from gancore import distributed, runlock
 from gancore.config import ConfigError, RunConfig, save_config
+from gancore.errors import TrainingDiverged
 from gancore.data import BatchStream, to_uint8
 from gancore.nn import count_params, downsample2x, upsample2x  # noqa: F401  (count_params is re-exported)
 from gancore.schedule import Phase, Schedule
@@ -38,8 +39,11 @@ from gancore.schedule import Phase, Schedule
 CHECKPOINT_FORMAT = 1
 
 
-class TrainingDiverged(RuntimeError):
-    """A loss went NaN/Inf; the run stopped and the last good checkpoint was kept."""
+# What a user can do after a divergence or a refused config change (the config check refuses a resume with another
+# learning rate, so "lower the learning rate" alone would lead nowhere).
+HOW_TO_GO_ON = ("To go on with a changed config (e.g. a lower learning rate), give it a new out_dir, or keep this "
+                "folder with restart=True (notebook: -y 'overrides: {restart: true}'; scripts/train.py: --set "
+                "restart=true), which moves the old run into out_dir/previous-<time>/ and starts over from 0 kimg.")
 
 
 class Method(Protocol):
@@ -71,6 +75,18 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
     return torch.device(name)
+
+
+def _named_tensors(prefix: str, obj: Any):
+    """(dotted name, tensor) for every tensor nested in dicts/lists of ``obj`` (a method's extra state)."""
+    if isinstance(obj, Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _named_tensors(f"{prefix}.{k}", v)
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _named_tensors(f"{prefix}[{i}]", v)
 
 
 @dataclass
@@ -141,7 +157,43 @@ class Trainer:
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
 
+    def state_tensors(self):
+        """(name, tensor) of everything a checkpoint holds that training updates: G and D parameters and buffers,
+        the EMA, every optimizer's state (named by its parameter) and tensors of the method's own state."""
+        nets = {"G": self.method.G, "D": self.method.D}
+        for net_name, net in nets.items():
+            for name, t in net.state_dict(keep_vars=True).items():
+                yield f"{net_name}.{name}", t
+        for name, t in self.ema.module.state_dict(keep_vars=True).items():
+            yield f"G_ema.{name}", t
+        param_names = {id(p): f"{n}.{k}" for n, net in nets.items() for k, p in net.named_parameters()}
+        for opt_name, opt in self.method.optimizers().items():
+            for p, slots in opt.state.items():
+                owner = param_names.get(id(p), f"param{len(param_names)}")
+                for slot, t in slots.items():
+                    if isinstance(t, Tensor):
+                        yield f"optimizer {opt_name}: {slot} of {owner}", t
+        yield from _named_tensors("method", self.method.extra_state())
+
+    def _check_state_finite(self) -> None:
+        """Before a checkpoint: every parameter, buffer and optimizer-state tensor must be finite (one fused check).
+
+        Losses can stay finite while Adam's second moments overflow (ProGAN lr=1e4) or R1 with γ=1e30 puts inf
+        into D's state; a checkpoint of that would be "last good" in name only. The run stops like a NaN loss."""
+        bad = ckpt_io.nonfinite_tensors(self.state_tensors())
+        if distributed.any_rank(bool(bad)):
+            bad = bad or ["on another rank"]
+            last = ckpt_io.list_checkpoints(self.ckpt_dir)
+            where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+            names = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+            msg = (f"non-finite values (NaN/Inf) in {len(bad)} tensor(s) at kimg {self.state.nimg / 1000:.3f}, step "
+                   f"{self.state.step}: {names}. The run stopped without writing that checkpoint; {where}. "
+                   + HOW_TO_GO_ON)
+            self.log({"kind": "error", "error": msg})
+            raise TrainingDiverged(msg)
+
     def save_checkpoint(self) -> Path:
+        self._check_state_finite()
         phase, alpha = self.method.schedule.at(self.state.nimg)
         rank_rngs = distributed.gather_objects(self.rng.get_state())  # every rank's latent generator
         payload = {
@@ -163,15 +215,24 @@ class Trainer:
         }
         path = ckpt_io.checkpoint_path(self.ckpt_dir, self.state.nimg)
         if self.dist.is_main:
-            ckpt_io.atomic_save(payload, path)
-            ckpt_io.prune_checkpoints(self.ckpt_dir, keep=self.cfg.keep_checkpoints)
+            with self.folder_lock():
+                ckpt_io.save_checkpoint(payload, path)
+                ckpt_io.prune_checkpoints(self.ckpt_dir, keep=self.cfg.keep_checkpoints)
         distributed.barrier()  # no rank moves on (or reads it back) before the file exists
         return path
+
+    def folder_lock(self):
+        """The run folder's writer lock (:mod:`gancore.runlock`); rank 0 alone takes it under torch.distributed."""
+        return runlock.run_folder_lock(self.out, enabled=self.dist.is_main)
 
     def try_resume(self) -> bool:
         """Load the newest good checkpoint of ``out_dir`` if any (idempotent: the second call is a no-op)."""
         if self._resume_checked is not None:
             return self._resume_checked
+        with self.folder_lock():
+            return self._try_resume()
+
+    def _try_resume(self) -> bool:
         self._resume_checked = False
         found = ckpt_io.latest_good_checkpoint(self.ckpt_dir, map_location="cpu")
         if found is None:
@@ -181,10 +242,13 @@ class Trainer:
         changed = config_changes(ck.get("config", {}), self.cfg)
         if changed:
             detail = ", ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changed.items())
+            if self.cfg.restart:
+                self._move_previous_run_aside(detail)
+                return False
             raise ConfigError(
-                f"{self.out} holds a run with a different config (checkpoint {path.name}): {detail}. Use another "
-                f"out_dir, or rerun with the saved values; only {', '.join(type(self.cfg).RESUMABLE_CHANGES)} may "
-                "change on resume."
+                f"{self.out} holds a run with a different config (checkpoint {path.name}): {detail}. Rerun with the "
+                f"saved values to resume it (only {', '.join(type(self.cfg).RESUMABLE_CHANGES)} may change on "
+                f"resume). {HOW_TO_GO_ON}"
             )
         self.method.G.load_state_dict(ck["G"])
         self.method.D.load_state_dict(ck["D"])
@@ -213,6 +277,24 @@ class Trainer:
         warnings.warn(f"resuming a {len(ranks)}-process checkpoint with {self.dist.world_size} processes: the run "
                       "continues, but its latent draws differ from an uninterrupted run", stacklevel=3)
         self.rng.manual_seed(self.cfg.seed + 1_000_033 * self.dist.rank + ck["step"])
+
+    def _move_previous_run_aside(self, detail: str) -> None:
+        """``restart=True`` with a changed config: the folder's old run (checkpoints, log, samples, config and
+        summary) moves to ``previous-<time>/`` so nothing is lost, and this run starts from 0 kimg."""
+        if self.cfg.dry_run:
+            raise ConfigError(f"{self.out} holds a run with a different config ({detail}); a dry run does not move it "
+                              "aside: rerun without dry_run to restart the folder")
+        if not self.dist.is_main:
+            distributed.barrier()
+            return
+        aside = self.out / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.mkdir()
+        for name in ("checkpoints", "samples", "log.jsonl", "config.json", "summary.json", "claims"):
+            if (self.out / name).exists():
+                (self.out / name).replace(aside / name)
+        warnings.warn(f"restart=True: {self.out} held a run with another config ({detail}); it was moved to "
+                      f"{aside.name}/ and training starts over from 0 kimg", stacklevel=4)
+        distributed.barrier()
 
     def _set_aside_orphan_log(self) -> None:
         """A log with no readable checkpoint beside it (every checkpoint corrupt, or a crash before the first one):
@@ -261,7 +343,7 @@ class Trainer:
             last = ckpt_io.list_checkpoints(self.ckpt_dir)
             where = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
             msg = (f"non-finite loss ({', '.join(bad)}) at kimg {self.state.nimg / 1000:.3f}, step {self.state.step}; "
-                   f"the run stopped and {where}. Lower the learning rate or check the data.")
+                   f"the run stopped and {where}. Check the data, or lower the learning rate. {HOW_TO_GO_ON}")
             self.log({"kind": "error", "error": msg})
             raise TrainingDiverged(msg)
 
@@ -298,7 +380,15 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------------------------------------
     def run(self, *, progress: bool = True) -> dict[str, Any]:
-        """Train to ``total_kimg`` (or ``max_seconds``), resuming when ``out_dir`` holds a checkpoint."""
+        """Train to ``total_kimg`` (or ``max_seconds``), resuming when ``out_dir`` holds a checkpoint.
+
+        The run folder is locked for the whole call: a second process on the same ``out_dir`` is refused."""
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        with self.folder_lock():
+            return self._run(progress=progress)
+
+    def _run(self, *, progress: bool) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         cfg = self.cfg

@@ -50,15 +50,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import importlib
 
-    from gancore import distributed
-    from gancore.config import ConfigError
-    from gancore.train import pick_device
+    from gancore import preflight
+    from gancore.errors import GancoreError
 
     recipe = importlib.import_module(f"gancore.recipes.{args.paper}")
     try:
         cfg = recipe.load_config(scale=args.scale, preset=args.preset, **parse_sets(args.set))
-    except ConfigError as e:  # a user's typo: the message says everything, a traceback would bury it
-        raise SystemExit(f"config error: {e}") from None
+        preflight.check(cfg)  # device, paths and memory, before a process group or a tensor exists
+        return _train(recipe, cfg, args)
+    except GancoreError as e:  # bad input: the message names what is wrong and how to go on; a traceback buries it
+        raise SystemExit(f"{args.paper}: {type(e).__name__}: {e}") from None
+
+
+def _train(recipe, cfg, args) -> int:
+    from gancore import distributed
+    from gancore.train import pick_device
+
     dist_info = distributed.init_from_env(pick_device(cfg.device))
     try:
         result = recipe.run(cfg, progress=dist_info.is_main, evaluate=not args.no_eval)

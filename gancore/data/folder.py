@@ -20,6 +20,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from gancore.errors import DataError, DataNotFoundError
+
 __all__ = [
     "FOLDER_RESOLUTIONS",
     "IMAGE_EXTENSIONS",
@@ -34,6 +36,14 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LAYOUTS: tuple[str, ...] = ("auto", "flat", "classes")
 FOLDER_RESOLUTIONS: tuple[int, ...] = tuple(2**k for k in range(2, 11))  # 4 .. 1024
 _NAMED_FAILURES = 3  # how many unreadable files the warning names
+# Pillow's modes for 16- and 32-bit integer images (16-bit grayscale PNG is "I;16"): convert("RGB") clips them at
+# 255, which turns a 0..65535 ramp nearly white, so they are rescaled to 8 bits first.
+_WIDE_INT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _named(paths: list, limit: int = _NAMED_FAILURES) -> str:
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(str(p) for p in paths[:limit]) + more
 
 
 def check_folder_resolution(resolution: int) -> int:
@@ -72,10 +82,17 @@ def scan_image_folder(
         raise ValueError(f"layout={layout!r} is not one of {list(LAYOUTS)}")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist (or is not a folder)")
+        raise DataNotFoundError(f"image folder {root} does not exist (or is not a folder)")
 
-    top_level = sorted(p for p in root.iterdir() if p.is_file() and _is_image(p))
-    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    top_level = sorted(p for p in root.iterdir() if _is_image(p) and p.is_file())
+    subfolders = []
+    real_root = root.resolve()
+    for p in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if real_root.is_relative_to(p.resolve()):
+            # A link back to the root (or above it) would become one more class holding every image again.
+            warnings.warn(f"{p} links back to the data folder {root} (or a folder above it); skipped", stacklevel=2)
+            continue
+        subfolders.append(p)
     if layout == "auto":
         layout = "flat" if top_level or not subfolders else "classes"
         if top_level and any(_images_under(f) for f in subfolders):
@@ -85,26 +102,53 @@ def scan_image_folder(
                           "into class sub-folders to get one class per sub-folder", stacklevel=2)
 
     if layout == "flat":
-        files = _images_under(root)
+        files = _readable(_images_under(root))
         if not files:
-            raise FileNotFoundError(
+            raise DataNotFoundError(
                 f"no images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)}) found under {root}"
             )
         return files, [0] * len(files), ["all"]
 
-    files, labels, names = [], [], []
+    files, labels, names, empty = [], [], [], []
     for folder in subfolders:
-        found = _images_under(folder)
-        if found:  # empty sub-folders are not classes
+        found = _readable(_images_under(folder))
+        if found:
             labels.extend([len(names)] * len(found))
             names.append(folder.name)
             files.extend(found)
+        else:
+            empty.append(folder.name)
+    if empty and files:  # empty sub-folders are not classes; say so, since the class count changes
+        warnings.warn(f"{root}: {len(empty)} class folder(s) hold no images and are not classes: {_named(empty)}",
+                      stacklevel=2)
     if not files:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"no images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)}) found in the class "
             f"sub-folders of {root}"
         )
     return files, labels, names
+
+
+def _readable(paths: list[Path]) -> list[Path]:
+    """``paths`` without dangling links and link loops (their ``stat`` fails), which are skipped with a warning."""
+    ok, bad = [], []
+    for p in paths:
+        try:
+            p.stat()
+            ok.append(p)
+        except OSError as err:
+            bad.append(f"{p} ({err.strerror or type(err).__name__})")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable image path(s) (dangling links or link loops): {_named(bad)}",
+                      stacklevel=3)
+    return ok
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """A 16/32-bit integer image as 8-bit grayscale, scaled by its bit depth (65535 → 255), not clipped."""
+    arr = np.asarray(img).astype(np.float64)
+    top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+    return Image.fromarray(np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8), mode="L")
 
 
 def decode_image(path: str | Path, resolution: int) -> np.ndarray:
@@ -121,6 +165,8 @@ def decode_image(path: str | Path, resolution: int) -> np.ndarray:
             rgba = img.convert("RGBA")
             black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
             rgb = Image.alpha_composite(black, rgba).convert("RGB")
+        elif img.mode in _WIDE_INT_MODES:
+            rgb = _to_8bit(img).convert("RGB")
         else:
             rgb = img.convert("RGB")
     w, h = rgb.size
@@ -132,9 +178,12 @@ def decode_image(path: str | Path, resolution: int) -> np.ndarray:
     return np.asarray(square, dtype=np.uint8)
 
 
-def _try_decode(path: Path, resolution: int) -> np.ndarray | Exception:
+def _try_decode(path: Path, resolution: int) -> tuple[np.ndarray, int] | Exception:
+    """(decoded image, its original short side) or the exception that decoding raised."""
     try:
-        return decode_image(path, resolution)
+        with Image.open(path) as img:
+            side = min(img.size)
+        return decode_image(path, resolution), side
     except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
         return err
 
@@ -176,17 +225,22 @@ def load_image_folder(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda p: _try_decode(p, resolution), files))
 
-    arrays, kept_labels, failed = [], [], []
+    arrays, kept_labels, failed, small = [], [], [], []
     for path, label, result in zip(files, labels, results):
         if isinstance(result, Exception):
             if strict:
-                raise ValueError(f"cannot decode image {path}: {result}") from result
+                raise DataError(f"cannot decode image {path}: {result}") from result
             failed.append(path)
         else:
-            arrays.append(result)
+            arrays.append(result[0])
             kept_labels.append(label)
+            if 2 * result[1] <= resolution:
+                small.append(f"{path.name} ({result[1]} px)")
+    if small:
+        warnings.warn(f"{len(small)} of {len(arrays)} images under {root} are at most half the training resolution "
+                      f"{resolution} and were upscaled, so they will look blurry: {_named(small)}", stacklevel=2)
     if not arrays:
-        raise ValueError(
+        raise DataError(
             f"none of the {len(files)} image files under {root} could be decoded "
             f"(first: {failed[0]}: {results[files.index(failed[0])]})"
         )

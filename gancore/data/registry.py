@@ -6,6 +6,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from gancore.errors import DataError
 from gancore.data.cache import MultiResCache, cached_dataset, file_fingerprint
 from gancore.data.cifar import cifar10_files, load_cifar10
 from gancore.data.folder import check_folder_resolution, load_image_folder, scan_image_folder
@@ -43,7 +44,7 @@ class ImageData:
 
 def _require_data_dir(name: str, data_dir: str | Path | None) -> Path:
     if data_dir is None:
-        raise ValueError(f"dataset {name!r} needs data_dir (the folder that holds its files); got None")
+        raise DataError(f"dataset {name!r} needs data_dir (the folder that holds its files); got None")
     return Path(data_dir).expanduser()
 
 

@@ -19,6 +19,9 @@ labels, if any, must be drawn inside the sampler.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,14 +29,26 @@ import torch
 import torch_fidelity
 from torch import Tensor
 from torch.utils.data import Dataset
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torch_fidelity.generative_model_base import GenerativeModelBase
+from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id,
+                                  resolve_feature_layer_for_metric)
 
+from gancore.metrics.feature_cache import FeatureCache, weights_identity
+from gancore.metrics.shapes_net import WEIGHTS_PATH as SHAPES_WEIGHTS
 from gancore.metrics.shapes_net import register_shapes_net
 
-__all__ = ["FIDELITY_METRICS", "EXTRACTORS", "ImageTensorDataset", "SamplerModel", "fidelity_metrics"]
+__all__ = ["FIDELITY_METRICS", "EXTRACTORS", "ImageTensorDataset", "SafeInceptionV3", "SamplerModel",
+           "fidelity_metrics"]
 
 FIDELITY_METRICS = ("fid", "is", "kid", "prc")
 EXTRACTORS = ("shapes", "inception")
+SAFE_INCEPTION_NAME = "inception-v3-safe"
 
 # torch-fidelity flag per metric name, and its output keys → ours.
 _FLAGS = {"fid": "fid", "is": "isc", "kid": "kid", "prc": "prc"}
@@ -111,9 +126,42 @@ class SamplerModel(GenerativeModelBase):
         return images.to(noise.device)
 
 
-def _extractor_kwargs(extractor: str, inception_weights: str | Path | None) -> dict:
+class SafeInceptionV3(FeatureExtractorInceptionV3):
+    """torch-fidelity's ``inception-v3-compat`` whose weights file is read with ``weights_only=True``.
+
+    torch-fidelity reads ``feature_extractor_weights_path`` with ``weights_only=False``, which runs any code a
+    crafted file holds. Here the file is read safely first, and the parent class gets an in-memory copy of the
+    tensors alone, so it never unpickles the user's file. The network and its features are unchanged."""
+
+    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path: str | Path | None = None,
+                 **kwargs: object) -> None:
+        if feature_extractor_weights_path is None:
+            raise ValueError("extractor='inception' needs inception_weights=PATH: nothing is downloaded at run time")
+        path = Path(feature_extractor_weights_path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - pickle refusals, zip and EOF errors
+            raise ValueError(f"Inception weights at {path} are unreadable or not plain tensors "
+                             f"({type(err).__name__}); use torch-fidelity's pt_inception-2015-12-05 file") from None
+        buf = io.BytesIO()
+        torch.save(dict(state), buf)  # tensors we just loaded safely: the parent's weights_only=False load of
+        buf.seek(0)  # this buffer cannot run code
+        super().__init__(name, features_list, feature_extractor_weights_path=buf, **kwargs)
+
+
+def _register_safe_inception() -> str:
+    current = FEATURE_EXTRACTORS_REGISTRY.get(SAFE_INCEPTION_NAME)
+    if current is None:
+        register_feature_extractor(SAFE_INCEPTION_NAME, SafeInceptionV3)
+    elif current is not SafeInceptionV3:  # a reloaded copy of this module (autoreload)
+        FEATURE_EXTRACTORS_REGISTRY[SAFE_INCEPTION_NAME] = SafeInceptionV3
+    return SAFE_INCEPTION_NAME
+
+
+def _extractor(extractor: str, inception_weights: str | Path | None) -> tuple[str, dict, str]:
+    """(torch-fidelity registry name, its options, identity of the network for the feature cache)."""
     if extractor == "shapes":
-        return {"feature_extractor": register_shapes_net()}
+        return register_shapes_net(), {}, f"shapes-net-{weights_identity(SHAPES_WEIGHTS)}"
     if extractor == "inception":
         if inception_weights is None:
             raise ValueError(
@@ -125,7 +173,8 @@ def _extractor_kwargs(extractor: str, inception_weights: str | Path | None) -> d
         path = Path(inception_weights)
         if not path.is_file():
             raise FileNotFoundError(f"Inception weights file not found: {path}")
-        return {"feature_extractor": "inception-v3-compat", "feature_extractor_weights_path": str(path)}
+        return (_register_safe_inception(), {"feature_extractor_weights_path": str(path)},
+                f"inception-v3-{weights_identity(path)}")
     raise ValueError(f"unknown extractor {extractor!r}; valid choices: {list(EXTRACTORS)}")
 
 
@@ -146,15 +195,20 @@ def fidelity_metrics(
 ) -> dict[str, float]:
     """FID / IS / KID / PRC of generated images against ``real`` with one feature extractor.
 
+    Features come from torch-fidelity's extractors and the metrics from its feature-to-metric functions; only the
+    real-set cache is gancore's own (:class:`~gancore.metrics.feature_cache.FeatureCache`: ``.npz``, no pickle).
+    The global torch RNG is left as it was (torch's DataLoader draws from it), so a run that finds the cache filled
+    continues exactly like one that fills it.
+
     Args:
         fake: uint8 N×3×H×W generated images, or a sampler ``sample(batch_size) -> images``.
         real: uint8 M×3×H×W real images (may be None when ``metrics == ("is",)``).
         metrics: subset of ``("fid", "is", "kid", "prc")``; IS uses ``fake`` only.
         extractor: ``"shapes"`` (shipped, offline) or ``"inception"`` (needs ``inception_weights``).
-        inception_weights: local path of torch-fidelity's InceptionV3 weights.
-        cache_dir: folder of the real-feature cache (default torch-fidelity's
-            ``$TORCH_HOME/fidelity_cache``); used only with ``cache_key``.
-        cache_key: name of the real set in the cache; None disables caching.
+        inception_weights: local path of torch-fidelity's InceptionV3 weights (read with ``weights_only=True``).
+        cache_dir: folder of the real-feature cache; used only with ``cache_key``.
+        cache_key: name of the real set (dataset, source, resolution, count); the feature network is added to it.
+            None disables caching.
         batch_size: images per extractor forward pass.
         kid_subset_size: KID subset size, default ``min(1000, n_fake, n_real)``.
         num_fake: images drawn from a sampler ``fake`` (default ``len(real)``); must be None
@@ -174,14 +228,15 @@ def fidelity_metrics(
         raise ValueError(f"metrics {tuple(metrics)} compare against real images; pass real=")
     if real is not None:
         _check_uint8_images(real, "real")
-    kwargs = _extractor_kwargs(extractor, inception_weights)
+    fe_name, fe_options, fe_id = _extractor(extractor, inception_weights)
     n_real = real.shape[0] if real is not None else None
 
+    inputs: dict = {}
     if isinstance(fake, Tensor):
         _check_uint8_images(fake, "fake")
         if num_fake is not None:
             raise ValueError("num_fake applies to a sampler; slice the fake tensor instead")
-        kwargs["input1"] = ImageTensorDataset(images=fake)
+        inputs["input1"] = ImageTensorDataset(images=fake)
         n_fake = fake.shape[0]
     elif callable(fake):
         if num_fake is None and n_real is None:
@@ -189,43 +244,69 @@ def fidelity_metrics(
         n_fake = n_real if num_fake is None else num_fake
         if n_fake < 2:
             raise ValueError(f"num_fake={n_fake} must be >= 2")
-        kwargs.update(input1=SamplerModel(sample=fake), input1_model_num_samples=int(n_fake))
+        inputs.update(input1=SamplerModel(sample=fake), input1_model_num_samples=int(n_fake))
     else:
         raise ValueError(f"fake must be a uint8 image tensor or a sampler callable, got {type(fake).__name__}")
 
+    device = torch.device(device)
+    options = dict(
+        fe_options, feature_extractor=fe_name, batch_size=batch_size, verbose=verbose, cuda=device.type == "cuda",
+        # Splits of fewer than ~2 images make IS meaningless; 10 is the usual choice.
+        isc_splits=max(1, min(10, n_fake // 2)),
+        # In-memory tensors gain nothing from DataLoader worker processes (torch-fidelity starts up to 4 unless
+        # save_cpu_ram); the flag also makes PRC work in slices.
+        save_cpu_ram=True,
+        cache=False,  # torch-fidelity's cache is pickles; ours is FeatureCache
+    )
     if "kid" in metrics:
         smaller = min(n_fake, n_real)
         if kid_subset_size is None:
             kid_subset_size = min(1000, smaller)
         if not 2 <= kid_subset_size <= smaller:
             raise ValueError(f"kid_subset_size={kid_subset_size} must be in 2..{smaller} (the smaller set size)")
-        kwargs["kid_subset_size"] = kid_subset_size
-    if real is not None and needs_real:
-        kwargs["input2"] = ImageTensorDataset(images=real)
+        options["kid_subset_size"] = kid_subset_size
+    layers = {m: resolve_feature_layer_for_metric(_FLAGS[m], **options) for m in metrics}
 
-    device = torch.device(device)
-    kwargs.update(
-        batch_size=batch_size,
-        # Splits of fewer than ~2 images make IS meaningless; 10 is the usual choice.
-        isc_splits=max(1, min(10, n_fake // 2)),
-        cuda=device.type == "cuda",
-        verbose=verbose,
-        # In-memory tensors gain nothing from DataLoader worker processes (torch-fidelity
-        # starts up to 4 unless save_cpu_ram); the flag also makes PRC work in slices.
-        save_cpu_ram=True,
-        cache=cache_key is not None,
-    )
-    if cache_key is not None:
-        kwargs["input2_cache_name"] = cache_key
-        if cache_dir is not None:
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
-            kwargs["cache_root"] = str(cache_dir)
-    for name in metrics:
-        kwargs[_FLAGS[name]] = True
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices), _on_device(device):
+        fe = create_feature_extractor(fe_name, sorted(set(layers.values())), **options)
+        fake_features = extract_featuresdict_from_input_id(1, fe, **inputs, **options)
+        real_features = None
+        if needs_real:
+            real_layers = sorted({layers[m] for m in metrics if m != "is"})
+            real_features = _real_features(real, fe, real_layers, options, cache_dir=cache_dir,
+                                           cache_key=None if cache_key is None else f"{cache_key}-{fe_id}")
+        out: dict[str, float] = {}
+        if "is" in metrics:
+            out.update(isc_featuresdict_to_metric(fake_features, layers["is"], **options))
+        if "fid" in metrics:
+            stats = [fid_featuresdict_to_statistics(f, layers["fid"]) for f in (fake_features, real_features)]
+            out.update(fid_statistics_to_metric(*stats, verbose))
+        if "kid" in metrics:
+            out.update(kid_featuresdict_to_metric(fake_features, real_features, layers["kid"], **options))
+        if "prc" in metrics:
+            out.update(prc_featuresdict_to_metric(fake_features, real_features, layers["prc"], **options))
+    return {ours: float(out[theirs]) for theirs, ours in _KEYS.items() if theirs in out}
 
+
+def _on_device(device: torch.device):
     if device.type == "cuda" and device.index is not None:
-        with torch.cuda.device(device):
-            raw = torch_fidelity.calculate_metrics(**kwargs)
-    else:
-        raw = torch_fidelity.calculate_metrics(**kwargs)
-    return {ours: float(raw[theirs]) for theirs, ours in _KEYS.items() if theirs in raw}
+        return torch.cuda.device(device)
+    return contextlib.nullcontext()
+
+
+def _real_features(real: Tensor, fe, layers: list[str], options: dict, *, cache_dir, cache_key) -> dict[str, Tensor]:
+    """The real set's features of ``layers``: from the feature cache when ``cache_key`` is given, else extracted."""
+    cache = FeatureCache(folder=cache_dir) if cache_key is not None and cache_dir is not None else None
+    if cache is not None:
+        hit = cache.get(cache_key, layers)
+        if hit is not None:
+            return hit
+    features = extract_featuresdict_from_input_id(2, fe, input2=ImageTensorDataset(images=real), **options)
+    features = {k: features[k] for k in layers}
+    if cache is not None:
+        try:
+            cache.put(cache_key, features)
+        except OSError as err:  # a read-only folder costs a recomputation next time, nothing else
+            warnings.warn(f"could not write the feature cache in {cache_dir} ({err})", stacklevel=3)
+    return features

@@ -23,8 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from gancore import distributed, losses
-from gancore.data import KNOWN_NUM_CLASSES
 from gancore.config import resolve
+from gancore.data import KNOWN_NUM_CLASSES
+from gancore.errors import ConfigError, DataError
 from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
 from gancore.nn import ConditionalBatchNorm2d
 from gancore.precision import autocast, resolve_precision, to_channels_last
@@ -354,6 +355,26 @@ class BigGANRun(common.RunAccess):
         return self.evaluator.prepared(self.G_ema, truncation=truncation)
 
 
+def memory_estimate(cfg: BigGANConfig) -> "MemoryEstimate":
+    """Lower bound of the memory a run needs (:mod:`gancore.preflight`): training state, the activations of one
+    micro-batch (G's forward plus D on reals and fakes together) and the shapes pyramid."""
+    from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
+
+    num_classes = cfg.num_classes or KNOWN_NUM_CLASSES.get(cfg.dataset, 1000)
+    G, D = _shape_only_networks(cfg, num_classes)
+    parts = {"weights, gradients, Adam state and EMA": state_bytes(G, D)}
+    if not cfg.dry_run:
+        z = torch.empty(2, cfg.dim_z, device="meta")
+        y = torch.zeros(2, dtype=torch.long, device="meta")
+        per_image = layer_output_bytes([G, D], lambda: D(torch.cat([G(z, y)] * 2), torch.cat([y, y])), batch=2)
+        parts[f"activations (micro-batch {cfg.micro_batch})"] = per_image * cfg.micro_batch
+    if cfg.dataset == "shapes":
+        parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3  # uint8 pyramid
+    return MemoryEstimate(parts, knobs={"state": "ch, d_ch, dim_z, resolution, num_classes",
+                                        "activations": "batch_size / accumulate", "dataset": "dataset_size"},
+                          host_only=("dataset",))
+
+
 def build_data(cfg: BigGANConfig):
     return common.build_data(cfg, resolution=cfg.resolution)
 
@@ -362,17 +383,18 @@ def class_count(cfg: BigGANConfig, data) -> int:
     """Classes the conditional nets are built for: ``cfg.num_classes``, else the data's, else the dataset's known count."""
     found = int(data.num_classes) if data is not None else 0
     if cfg.num_classes and found and cfg.num_classes != found:
-        raise ValueError(f"num_classes={cfg.num_classes} but the {cfg.dataset} data has {found} classes; "
+        raise ConfigError(f"num_classes={cfg.num_classes} but the {cfg.dataset} data has {found} classes; "
                          "set num_classes=0 to take it from the data")
     # A dry run on real data decodes nothing, so fall back to the dataset's known class count (CIFAR-10 has 10; an
     # image folder is sized like ImageNet unless num_classes says otherwise).
     n = cfg.num_classes or found or KNOWN_NUM_CLASSES.get(cfg.dataset, 1000)
     if n < 2 and not cfg.dry_run:
-        raise ValueError(f"BigGAN is class-conditional and needs at least 2 classes; the {cfg.dataset} data at "
+        raise DataError(f"BigGAN is class-conditional and needs at least 2 classes; the {cfg.dataset} data at "
                          f"{cfg.data_dir} has {n} (use class subfolders for an image folder)")
     return n
 
 
+@common.locked_run
 def run(cfg: BigGANConfig, *, data=None, progress: bool = True, evaluate: bool = True,
         baseline: bool = True) -> BigGANRun:
     """Train (or resume, or dry-run) BigGAN under the run contract and return the run with its summary."""

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from gancore.config import ConfigError, RunConfig, load_yaml, papers_dir
+from gancore.config import ConfigError, RunConfig, check_range, load_yaml, papers_dir
 
 RESOLUTIONS = (32, 64, 128, 256, 512)
 
@@ -96,6 +96,13 @@ class BigGANConfig(RunConfig):
                 raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
         if self.ortho_beta < 0 or self.r1_gamma < 0:
             raise ConfigError("ortho_beta and r1_gamma must be >= 0")
+        for name in ("beta1", "beta2"):
+            check_range(self, name, ge=0, lt=1)
+        check_range(self, "adam_eps", gt=0)
+        for name in ("sv_every_kimg", "claims_kimg"):
+            check_range(self, name, ge=0)
+        check_range(self, "sv_explode_factor", gt=1)
+        check_range(self, "claims_num_images", ge=2)
         if any(not t > 0 for t in self.truncations):
             raise ConfigError(f"truncations={self.truncations} must all be > 0 (the untruncated point is added)")
         bad = [r for r in self.attention_res if r not in (2**k for k in range(3, 10)) or r > self.resolution]

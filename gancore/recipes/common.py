@@ -2,11 +2,12 @@
 fidelity-cache key that names a real set exactly."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +15,26 @@ from torch import nn
 from gancore import distributed
 from gancore.checkpoint import atomic_write_text
 from gancore.config import RunConfig
+from gancore.runlock import run_folder_lock
+
+_Run = TypeVar("_Run", bound=Callable[..., Any])
+
+
+def locked_run(fn: _Run) -> _Run:
+    """Decorate a recipe's ``run(cfg, ...)``: the machine checks of :func:`gancore.preflight.check` come first (so a
+    run that can never work fails before anything is built), then it holds ``cfg.out_dir``'s writer lock
+    (:mod:`gancore.runlock`) from the resume check to the last summary write, so a second process on the same
+    folder is refused at once."""
+
+    @functools.wraps(fn)
+    def wrapper(cfg: RunConfig, *args: Any, **kwargs: Any) -> Any:
+        from gancore import preflight
+
+        preflight.check(cfg)
+        with run_folder_lock(cfg.out_dir, enabled=distributed.info().is_main):
+            return fn(cfg, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class RunAccess:
@@ -58,7 +79,8 @@ def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
     """Write ``summary.json`` (rank 0 only under torch.distributed: one writer per run folder)."""
     if not distributed.info().is_main:
         return
-    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
+    with run_folder_lock(out_dir):
+        atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=float))
 
 
 def read_summary(out_dir: str | Path) -> dict[str, Any]:
@@ -83,9 +105,10 @@ def finished_before(previous: dict[str, Any], result: dict[str, Any]) -> bool:
 
 def update_summary(out_dir: str | Path, **fields: Any) -> dict[str, Any]:
     """Merge fields (e.g. the notebook's claims table) into an existing summary.json."""
-    summary = read_summary(out_dir)
-    summary.update(fields)
-    write_summary(out_dir, summary)
+    with run_folder_lock(out_dir, enabled=distributed.info().is_main):  # read and write as one step
+        summary = read_summary(out_dir)
+        summary.update(fields)
+        write_summary(out_dir, summary)
     return summary
 
 
@@ -116,4 +139,6 @@ def fidelity_cache_key(cfg: RunConfig, *, resolution: int, n: int) -> str:
 
 
 def fidelity_cache_dir(cfg: RunConfig) -> Path:
-    return Path(cfg.out_dir).parent / ".fidelity-cache"
+    """Real-set feature cache shared by the runs under one parent folder (gancore's ``.npz`` format, never
+    torch-fidelity's pickles; the old ``.fidelity-cache`` folder is not read)."""
+    return Path(cfg.out_dir).parent / ".gancore-metrics-cache"

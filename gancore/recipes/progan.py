@@ -46,6 +46,30 @@ def build_networks(cfg: ProGANConfig) -> tuple[Generator, Discriminator]:
     return G, D
 
 
+def memory_estimate(cfg: ProGANConfig) -> "MemoryEstimate":
+    """Lower bound of the memory a run needs (:mod:`gancore.preflight`): training state, the largest phase's
+    activations (per-image layer outputs × that phase's batch) and the shapes pyramid."""
+    from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
+
+    with torch.device("meta"):
+        G, D = build_networks(cfg)
+    parts = {"weights, gradients, Adam state and EMA": state_bytes(G, D)}
+    if not cfg.dry_run:
+        worst, per_image = (0, 0, 0), {}
+        z = torch.empty(2, cfg.latent_dim, device="meta")
+        for phase in build_schedule(cfg).phases:
+            res, bs = phase.resolution, phase.batch_size
+            if res not in per_image:  # a fade and a stabilization phase at one resolution cost the same
+                per_image[res] = layer_output_bytes([G, D], lambda: D(G(z, resolution=res), resolution=res), batch=2)
+            worst = max(worst, (per_image[res] * bs, bs, res))
+        parts[f"activations (batch {worst[1]} at {worst[2]}²)"] = worst[0]
+    if cfg.dataset == "shapes":
+        parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3  # uint8 pyramid
+    return MemoryEstimate(parts, knobs={"state": "fmap_base, fmap_max, latent_dim, resolution",
+                                        "activations": "batch_size / batch_sizes", "dataset": "dataset_size"},
+                          host_only=("dataset",))
+
+
 def build_schedule(cfg: ProGANConfig) -> Schedule:
     if not cfg.progressive:
         return fixed_schedule(resolution=cfg.resolution, batch_size=cfg.batch_sizes.get(cfg.resolution, cfg.batch_size),
@@ -228,6 +252,7 @@ write_summary = common.write_summary
 update_summary = common.update_summary
 
 
+@common.locked_run
 def run(cfg: ProGANConfig, *, data=None, progress: bool = True, evaluate: bool = True,
         baseline: bool = True) -> ProGANRun:
     """Train (or resume, or dry-run) ProGAN under the run contract and return the run with its summary.

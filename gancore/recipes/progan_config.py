@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from gancore.config import ConfigError, RunConfig, load_yaml, papers_dir
+from gancore.config import ConfigError, RunConfig, check_range, load_yaml, papers_dir
 
 ABLATION_ROWS = ("", "a", "b", "c", "d", "e*", "e", "f", "g", "h")
 
@@ -79,6 +79,14 @@ class ProGANConfig(RunConfig):
             raise ConfigError(f"start_resolution={self.start_resolution} exceeds resolution={self.resolution}")
         if self.n_critic < 1:
             raise ConfigError(f"n_critic={self.n_critic} must be ≥ 1")
+        for name in ("latent_dim", "fmap_base", "fmap_max", "mbstd_group"):
+            check_range(self, name, ge=1)
+        for name in ("lr", "adam_eps", "gp_gamma", "stabilize_kimg", "claims_phase_kimg", "claims_kimg"):
+            check_range(self, name, gt=0)
+        for name in ("gp_lambda", "drift", "fade_kimg", "claims_seconds"):
+            check_range(self, name, ge=0)
+        for name in ("beta1", "beta2"):
+            check_range(self, name, ge=0, lt=1)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay={self.ema_decay} must be in [0, 1)")
         if self.dataset in ("cifar10", "folder") and not self.data_dir and not self.dry_run:

@@ -1,0 +1,131 @@
+"""Checks that need the machine, run before anything is built or trained (the notebooks' validation cell, the
+recipes' ``run`` and ``scripts/train.py`` all call :func:`check`).
+
+A config can be valid and still never run here: ``device='cuda'`` without CUDA, a ``data_dir`` or weights file that
+does not exist, or sizes that can never fit in memory (``batch_size=10⁹`` used to grow past 6 GB until the kernel
+killed it; a ridiculous width ended in an allocator traceback). Each of these is a :class:`ConfigError` naming the
+field, the value and what the machine has, before a single tensor is allocated.
+
+The memory estimate is a lower bound, so it never refuses a run that fits:
+
+- weights, gradients and both Adam moments of G and D, plus G's EMA copy (the networks are built on the ``meta``
+  device, which allocates nothing);
+- the layer outputs of one G and one D forward pass at the training batch, which backward must keep (measured on the
+  meta device with forward hooks, per image, then scaled);
+- the uint8 image pyramid of the procedural dataset.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from gancore.config import ConfigError, RunConfig
+
+__all__ = ["MemoryEstimate", "available_bytes", "check", "format_bytes", "layer_output_bytes", "state_bytes"]
+
+
+class MemoryEstimate(dict):
+    """Bytes per part (``{"weights + Adam state + EMA": …, "activations (batch 64)": …}``), with the fields that
+    size each part in ``knobs`` for the error message."""
+
+    def __init__(self, parts: dict[str, int], *, knobs: dict[str, str], host_only: tuple[str, ...] = ()) -> None:
+        super().__init__(parts)
+        self.knobs = knobs
+        self.host_only = host_only  # parts that live in host memory even when training on a GPU
+
+    def total(self, *, host: bool | None = None) -> int:
+        return sum(v for k, v in self.items() if host is None or (k in self.host_only) == host)
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"
+
+
+def state_bytes(G: nn.Module, D: nn.Module) -> int:
+    """Weights + gradients + Adam's two moments of G and D, and G's EMA copy (fp32 training state)."""
+    size = lambda net: sum(p.numel() * 4 for p in net.parameters())  # noqa: E731  (fp32 whatever the build dtype)
+    return 4 * (size(G) + size(D)) + size(G)
+
+
+def layer_output_bytes(modules: list[nn.Module], forward: Callable[[], Any], *, batch: int) -> int:
+    """Bytes of every leaf module's output during ``forward()`` (run on meta tensors of batch ``batch``), per image.
+
+    These are the activations autograd keeps for backward, at least once each."""
+    total = [0]
+
+    def hook(_module, _inputs, output):
+        outs = output if isinstance(output, (tuple, list)) else [output]
+        total[0] += sum(o.numel() * 4 for o in outs if isinstance(o, Tensor))
+
+    handles = [m.register_forward_hook(hook) for net in modules for m in net.modules() if not list(m.children())]
+    try:
+        forward()
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0] // batch
+
+
+def available_bytes(device: torch.device) -> int:
+    """Memory a run may use: the GPU's total memory, or the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil ships with jupyter
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _check_paths(cfg: RunConfig) -> None:
+    if cfg.dataset in ("folder", "cifar10") and cfg.data_dir and not cfg.download and not cfg.dry_run:
+        if not Path(cfg.data_dir).expanduser().is_dir():
+            raise ConfigError(f"data_dir={cfg.data_dir!r} does not exist or is not a folder (dataset={cfg.dataset!r})")
+    if cfg.inception_weights and not Path(cfg.inception_weights).expanduser().is_file():
+        raise ConfigError(f"inception_weights={cfg.inception_weights!r} is not a file (torch-fidelity's "
+                          "pt_inception-2015-12-05 weights; nothing is downloaded)")
+
+
+def _check_memory(cfg: RunConfig, device: torch.device) -> None:
+    recipe = importlib.import_module(f"gancore.recipes.{cfg.paper}")
+    estimate_fn = getattr(recipe, "memory_estimate", None)
+    if estimate_fn is None:
+        return
+    estimate: MemoryEstimate = estimate_fn(cfg)
+    checks = [(device, estimate.total(host=False) if device.type == "cuda" else estimate.total())]
+    if device.type == "cuda":
+        checks.append((torch.device("cpu"), estimate.total(host=True)))
+    for where, need in checks:
+        have = available_bytes(where)
+        if need > have:
+            parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in estimate.items() if v)
+            knobs = "; ".join(f"{k}: {v}" for k, v in estimate.knobs.items())
+            raise ConfigError(f"this run cannot fit in memory: it needs at least {format_bytes(need)} ({parts}), "
+                              f"but {'the GPU' if where.type == 'cuda' else 'this machine'} has "
+                              f"{format_bytes(have)} available. Sized by {knobs}.")
+
+
+def check(cfg: RunConfig, *, extra: dict[str, Any] | None = None) -> None:
+    """Everything about ``cfg`` that depends on this machine; raises :class:`ConfigError` before anything trains.
+
+    ``extra`` holds a notebook's own options (e.g. BigGAN's ``pretrained`` file), checked here too."""
+    from gancore.train import pick_device
+
+    device = pick_device(cfg.device)  # device='cuda' without CUDA
+    _check_paths(cfg)
+    for name, value in (extra or {}).items():
+        if name == "pretrained" and value is not None and not Path(value).expanduser().is_file():
+            raise ConfigError(f"pretrained={value!r} is not a file (a converted BigGAN-deep release, e.g. "
+                              "biggan-deep-128/pytorch_model.bin)")
+    _check_memory(cfg, device)
