@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from state_compare import assert_same_state
 
 from gancore import distributed
 
@@ -42,21 +43,6 @@ def _train(paper, out_dir, total_kimg, tiny):
 def _checkpoint(out_dir):
     newest = sorted((Path(out_dir) / "checkpoints").glob("ckpt-*.pt"))[-1]
     return torch.load(newest, map_location="cpu", weights_only=True)
-
-
-def _assert_same(a, b, path=""):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, f"{path}[{i}]")
-    elif torch.is_tensor(a):
-        assert torch.equal(a, b), path
-    else:
-        assert a == b, path
 
 
 def test_single_process_defaults():
@@ -123,7 +109,7 @@ def test_biggan_data_parallel_resumes_exactly(tmp_path):
     assert a["world_size"] == 2 and len(a["rng"]["ranks"]) == 2
     assert not torch.equal(a["rng"]["ranks"][0], a["rng"]["ranks"][1])  # each rank draws its own latents
     for key in ("G", "D", "G_ema", "optimizers", "stream", "rng", "nimg", "step"):
-        _assert_same(a[key], b[key], key)
+        assert_same_state(a[key], b[key], key)
 
 
 def test_progan_data_parallel_grows_with_identical_replicas(tmp_path):

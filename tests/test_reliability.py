@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from state_compare import assert_same_state
 
 from gancore import checkpoint as ckpt_io
 
@@ -26,21 +26,6 @@ def _final_state(out: Path) -> dict:
     ck.pop("train_seconds")  # wall time and the folder name are the fields that legitimately differ
     ck["config"].pop("out_dir")
     return ck
-
-
-def _assert_same(a, b, path="checkpoint"):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, f"{path}[{i}]")
-    elif torch.is_tensor(a):
-        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), path
-    else:
-        assert a == b, path
 
 
 def _train_records(out: Path) -> list:
@@ -64,6 +49,6 @@ def test_kill_minus_nine_then_rerun_is_bitwise_exact(tmp_path, paper, steps):
         assert proc.returncode == -9, f"{flags}: expected SIGKILL, got {proc.returncode}\n{proc.stderr[-2000:]}"
     done = _run(paper, out)
     assert done.returncode == 0 and "status complete" in done.stdout, done.stderr[-2000:]
-    _assert_same(_final_state(tmp_path / "straight"), _final_state(out))
+    assert_same_state(_final_state(tmp_path / "straight"), _final_state(out))
     assert _train_records(tmp_path / "straight") == _train_records(out)  # no duplicated or missing log records
     assert not list(out.rglob("*.tmp")), "the interrupted write's temp file was not cleaned up"
