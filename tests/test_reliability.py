@@ -1,5 +1,6 @@
 """Kill -9 at random moments, including inside a checkpoint write, then rerun: the run ends bitwise where an
-uninterrupted one ends (ProGAN and BigGAN at smoke scale). Each kill is a real SIGKILL of a real process."""
+uninterrupted one ends (ProGAN, BigGAN and the alphaGAN search at smoke scale). Each kill is a real SIGKILL of a
+real process."""
 import os
 import random
 import subprocess
@@ -35,7 +36,7 @@ def _train_records(out: Path) -> list:
     return [(r["nimg"], r["loss_d"], r["loss_g"]) for r in recs if r["kind"] == "train"]
 
 
-@pytest.mark.parametrize("paper,steps", [("progan", 36), ("biggan", 12)])
+@pytest.mark.parametrize("paper,steps", [("progan", 36), ("biggan", 12), ("alphagan", 6)])
 def test_kill_minus_nine_then_rerun_is_bitwise_exact(tmp_path, paper, steps):
     reference = _run(paper, tmp_path / "straight")
     assert reference.returncode == 0, reference.stderr[-2000:]
@@ -43,6 +44,8 @@ def test_kill_minus_nine_then_rerun_is_bitwise_exact(tmp_path, paper, steps):
     kills = [["--kill-at-step", str(rnd.randint(2, steps // 3))],
              ["--kill-in-save", "1"],  # dies with half a temp file on disk and the previous checkpoint intact
              ["--kill-at-step", str(rnd.randint(2, steps // 3))]]
+    if paper == "alphagan":  # a search epoch is one train_step: also die inside one, in Alg. 2's worst-case part
+        kills.insert(2, ["--kill-mid-epoch", "2"])
     out = tmp_path / "killed"
     for flags in kills:
         proc = _run(paper, out, *flags)
