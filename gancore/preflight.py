@@ -128,4 +128,8 @@ def check(cfg: RunConfig, *, extra: dict[str, Any] | None = None) -> None:
         if name == "pretrained" and value is not None and not Path(value).expanduser().is_file():
             raise ConfigError(f"pretrained={value!r} is not a file (a converted BigGAN-deep release, e.g. "
                               "biggan-deep-128/pytorch_model.bin)")
+    recipe = importlib.import_module(f"gancore.recipes.{cfg.paper}")
+    own_check = getattr(recipe, "check_inputs", None)
+    if own_check is not None:  # a recipe's own input files, e.g. alphaGAN's genotype.json
+        own_check(cfg)
     _check_memory(cfg, device)

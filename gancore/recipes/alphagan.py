@@ -540,13 +540,18 @@ def resolve_genotype(cfg: AlphaGANConfig) -> Genotype:
     return load_genotype(path)
 
 
+def check_inputs(cfg: AlphaGANConfig) -> None:
+    """Called by :func:`gancore.preflight.check` (the notebook's parameter cell, scripts/train.py): a genotype to
+    retrain must load before anything is built."""
+    if cfg.genotype or cfg.mode == "retrain":
+        resolve_genotype(cfg)
+
+
 @common.locked_run
 def run(cfg: AlphaGANConfig, *, images: ImageBank | None = None, progress: bool = True,
         evaluate: bool = True) -> AlphaGANRun:
     """Search and/or retrain under the run contract (``cfg.mode``); the search lives in ``out_dir`` and the retrain
     in ``out_dir/retrain``; ``out_dir/summary.json`` holds both parts."""
-    if cfg.mode == "retrain":
-        resolve_genotype(cfg)  # a bad genotype fails before any data is built
     if images is None:
         images = build_images(cfg)
     out = Path(cfg.out_dir)
@@ -569,8 +574,18 @@ def run(cfg: AlphaGANConfig, *, images: ImageBank | None = None, progress: bool 
         rcfg = retrain_config(cfg, genotype=genotype.compact(), out_dir=out / "retrain")
         retrain = _retrain(rcfg, genotype, images, progress=progress, evaluate=evaluate)
         summary["retrain"] = retrain.summary
-    if cfg.dry_run:
-        summary["status"] = "dry_run"
+    parts = [p.summary for p in (search, retrain) if p is not None]
+    last = retrain if retrain is not None else search
+    summary.update({
+        "status": "dry_run" if cfg.dry_run else last.summary["status"],
+        # The network a user ends up with: the retrained G when there is one, else the supernet.
+        "params": {"G": count_params(last.method.G), "D": count_params(last.method.D)},
+        "kimg": sum(p.trainer.state.nimg for p in (search, retrain) if p is not None) / 1000,
+        "train_seconds": round(sum(p["train_seconds"] for p in parts), 2),
+    })
+    summary["img_per_s"] = round(summary["kimg"] * 1000 / max(summary["train_seconds"], 1e-9), 2)
+    if retrain is not None and "final" in retrain.summary:
+        summary["final"] = retrain.summary["final"]
     common.write_summary(out, summary)
     return AlphaGANRun(cfg, summary, search, retrain, images)
 
@@ -599,3 +614,4 @@ def memory_estimate(cfg: AlphaGANConfig):
 __all__ = ["AlphaGANConfig", "AlphaGANRun", "ImageBank", "RetrainMethod", "SearchMethod", "build_images",
            "build_networks", "fidelity", "genotype_summary", "load_config", "resolve_genotype", "retrain_config",
            "run", "split_halves", "TrainingDiverged"]
+update_summary = common.update_summary

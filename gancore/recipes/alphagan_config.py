@@ -97,6 +97,10 @@ class AlphaGANConfig(RunConfig):
         if self.total_kimg:
             raise ConfigError(f"total_kimg={self.total_kimg}: alphaGAN's lengths are `epochs` (the search, Alg. 1's "
                               "K) and `retrain_iterations` (G iterations); leave total_kimg at 0")
+        if self.mode == "search+retrain" and self.genotype:
+            raise ConfigError(f"genotype={self.genotype!r} with mode='search+retrain' would search and then retrain "
+                              "another genotype; pass mode='retrain' to retrain it, or genotype='' to retrain the "
+                              "searched one")
         if self.mode == "search" and self.genotype:
             raise ConfigError(f"genotype={self.genotype!r} is only used to retrain; mode='search' searches one. "
                               "Use mode='retrain' (or 'search+retrain' with genotype='')")

@@ -28,10 +28,16 @@ def worst_case_discriminator(*, G: nn.Module, D: nn.Module, steps: int, d_loss: 
     Adv), with G held fixed. ``optimizer(D̄)`` builds the fresh optimizer over the parameters to update."""
     D_bar = copy.deepcopy(D)
     opt = optimizer(D_bar)
-    for r in range(steps):
-        opt.zero_grad(set_to_none=True)
-        d_loss(G, D_bar, r).backward()
-        opt.step()
+    requires = [p.requires_grad for p in G.parameters()]
+    G.requires_grad_(False)  # G is fixed here: no gradient is accumulated into its weights or α
+    try:
+        for r in range(steps):
+            opt.zero_grad(set_to_none=True)
+            d_loss(G, D_bar, r).backward()
+            opt.step()
+    finally:
+        for p, flag in zip(G.parameters(), requires):
+            p.requires_grad_(flag)
     opt.zero_grad(set_to_none=True)
     return D_bar
 

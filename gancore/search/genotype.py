@@ -126,6 +126,9 @@ class Genotype:
                 out.append(list(ops))
             return out
 
+        if not isinstance(data.get("meta", {}), dict):
+            raise ConfigError(f"{source}: 'meta' must be a JSON object (notes such as the search epoch), got "
+                              f"{type(data['meta']).__name__}")
         normal = ops_of("normal", CELLS, 3, NORMAL_OPS)
         up = ops_of("up", CELLS, 2, UP_OPS)
         cross = [ops[0] for ops in ops_of("cross", tuple(n for n, *_ in CROSS_EDGES), 0, UP_OPS)]
@@ -183,7 +186,7 @@ def load_genotype(spec: str | Path, *, run_dir: str | Path | None = None) -> Gen
         return PUBLISHED[text]
     if text.startswith("random:"):
         seed = text.split(":", 1)[1]
-        if not seed.strip().lstrip("-").isdigit():
+        if not seed.strip().removeprefix("-").isdecimal():
             raise ConfigError(f"genotype={text!r}: random genotypes are named random:<integer seed>, e.g. random:0")
         return random_genotype(int(seed))
     if text.startswith("{"):
