@@ -37,7 +37,8 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
     if acc:
         lines.append(f"- class accuracy of generated samples (shapes classifier): {acc['accuracy']:.1%}")
     for c in s.get("claims", []):
-        verdict = {True: "holds", False: "does NOT hold", None: "not tested"}[c["holds"]]
+        # Newer claims tables carry a verdict that can also say "within noise" (gancore.claims).
+        verdict = c.get("verdict") or {True: "holds", False: "does NOT hold", None: "not tested"}[c["holds"]]
         lines.append(f"- claim {verdict}: {c['claim']} — {c['this run']}")
     return lines
 

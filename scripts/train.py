@@ -18,7 +18,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RECIPES = ("progan", "biggan")
+RECIPES = ("progan", "biggan", "alphagan")
 _OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argument"}
 
 
@@ -68,6 +68,8 @@ def _train(recipe, cfg, args) -> int:
 
     dist_info = distributed.init_from_env(pick_device(cfg.device))
     try:
+        if args.paper == "alphagan":
+            return _train_single(recipe, cfg, args, dist_info)
         result = recipe.run(cfg, progress=dist_info.is_main, evaluate=not args.no_eval)
         nets = [*result.method.G.parameters(), *result.method.D.parameters(), *result.trainer.ema.parameters()]
         identical = distributed.same_on_all_ranks(nets)  # the replicas must not drift apart
@@ -82,6 +84,20 @@ def _train(recipe, cfg, args) -> int:
 
             dist.barrier()  # no rank tears gloo down while another still talks to it (seen: SIGABRT at exit)
             dist.destroy_process_group()
+
+
+def _train_single(recipe, cfg, args, dist_info) -> int:
+    """alphaGAN: the search's bilevel steps and worst-case copies run in one process (no data-parallel variant)."""
+    from gancore.errors import ConfigError
+
+    if dist_info.world_size > 1:
+        raise ConfigError("alphaGAN's search and retrain run in one process; launch scripts/train.py without "
+                          "torchrun (one GPU searches alphaGAN(s) in the paper's 3 GPU-hours)")
+    result = recipe.run(cfg, progress=True, evaluate=not args.no_eval)
+    s = result.summary
+    print(f"{args.paper} {args.scale} ({cfg.mode}): {s.get('status')}; params G {s['params']['G']:,}; "
+          f"run folder {cfg.out_dir}" + (f"; genotype {cfg.out_dir}/genotype.json" if result.search else ""))
+    return 0
 
 
 if __name__ == "__main__":
