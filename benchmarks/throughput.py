@@ -9,6 +9,20 @@ peak). Rows that belong together (e.g. 1 vs 2 CPU threads, fp32 nets of each sca
     python benchmarks/throughput.py --paper biggan --resolutions 32 --precision fp32 bf16 --channels-last
     python benchmarks/throughput.py --paper biggan --scale full --resolutions 128 --device cuda --batch 256 \
         --precision fp32 bf16 --channels-last --peak-tflops 989      # ImageNet-128 ch96, MFU vs bf16 peak
+    python benchmarks/throughput.py --paper alphagan         # alphaGAN search epoch and retrain, reduced nets, 32²
+    python benchmarks/throughput.py --paper alphagan --scale full --steps 1 --warmup 0 --epoch-steps 1
+                                                             # G 256 / D 128 channels on a CPU: one T = R = S = 1 epoch
+
+alphaGAN has two entries (``--part``), each on synthetic uint8 images in an ImageBank (no renderer, no dataset):
+
+* ``alphagan search`` — one step is one Alg. 1 search epoch of the supernet (T weight steps, R D̄ steps, R Ḡ steps,
+  S architecture steps). img/s counts every real image the epoch draws: T · n_critic · batch training-half images
+  in the weight part plus R · batch (D̄) and S · batch (architecture part) validation-half images; Ḡ's steps draw
+  none. ``--epoch-steps N`` times epochs of T = R = S = N (0: the preset's); the row names the T/R/S it ran, and
+  its s/epoch is that epoch's, not the preset's.
+* ``alphagan retrain`` — one step is one retrain G iteration of the published alphaGAN(s) genotype; img/s counts
+  D's real images (retrain_d_batch · retrain_n_critic per iteration); it/s is G iterations per second. ``--batch``
+  sets the D batch, and the G batch keeps the preset's G:D ratio (2:1).
 """
 from __future__ import annotations
 
@@ -90,6 +104,66 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     return (bs, dev, step, *_timed(step, steps, warmup, dev))
 
 
+def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, part: str,
+                     epoch_steps: int):
+    """alphaGAN: one search epoch (``part="search"``) or one retrain G iteration (``"retrain"``) on synthetic uint8
+    images; images = every real image the step draws (see the module docstring)."""
+    import torch
+    from gancore.recipes import alphagan
+    from gancore.search.genotype import load_genotype
+    from gancore.train import pick_device
+
+    base = alphagan.load_config(**cfg_args)
+    changes: dict = dict(resolution=resolution)
+    if part == "search":
+        if epoch_steps:
+            changes.update(weight_steps=epoch_steps, worst_steps=epoch_steps, arch_steps=epoch_steps)
+        if batch:
+            changes.update(batch_size=batch)
+    elif part == "retrain":
+        if batch:
+            changes.update(retrain_d_batch=batch,
+                           retrain_g_batch=max(1, round(batch * base.retrain_g_batch / base.retrain_d_batch)))
+    else:
+        raise SystemExit(f"unknown alphaGAN part {part!r}; parts: search, retrain")
+    cfg = alphagan.load_config(**cfg_args, **changes)
+    dev = pick_device(cfg.device)
+
+    class CountingBank(alphagan.ImageBank):
+        """An ImageBank that counts the real images its batches hand out."""
+        drawn = 0
+
+        def batch(self, idx, **kwargs):
+            self.drawn += len(idx)
+            return super().batch(idx, **kwargs)
+
+    gen = torch.Generator().manual_seed(0)
+    bs = cfg.batch_size if part == "search" else cfg.retrain_d_batch
+    n = 8 * bs  # synthetic reals: the benchmark measures the networks and the losses, not data loading
+    images = torch.randint(0, 256, (n, 3, resolution, resolution), generator=gen, dtype=torch.uint8)
+    labels = torch.zeros(n, dtype=torch.long)
+    if part == "search":
+        train_idx, val_idx = alphagan.split_halves(n, val_fraction=cfg.val_fraction, seed=cfg.seed)
+        train = CountingBank(images=images[train_idx], labels=labels[train_idx])
+        val = CountingBank(images=images[val_idx], labels=labels[val_idx])
+        method = alphagan.SearchMethod(cfg=cfg, device=dev, val=val)
+        banks = (train, val)
+    else:
+        rcfg = alphagan.retrain_config(cfg, genotype="alphagan_s", out_dir=cfg.out_dir)
+        train = CountingBank(images=images, labels=labels)
+        method = alphagan.RetrainMethod(cfg=rcfg, genotype=load_genotype("alphagan_s"), device=dev)
+        banks = (train,)
+    reals = lambda k: train.batch(torch.arange(k) % len(train), device=dev)  # noqa: E731
+    phase = method.schedule.phases[0]
+
+    def step() -> int:
+        before = sum(b.drawn for b in banks)
+        method.train_step(phase, 1.0, reals, gen)
+        return sum(b.drawn for b in banks) - before
+
+    return (bs, dev, step, *_timed(step, steps, warmup, dev), cfg)
+
+
 def step_flops(step) -> float:
     """FLOPs of one training step, counted by torch's FlopCounterMode (matmuls and convolutions)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -105,26 +179,46 @@ def step_flops(step) -> float:
 
 def measure(paper: str, scale: str, preset: str, resolution: int, device: str, steps: int, warmup: int,
             threads: int, batch: int | None, precision: str = "fp32", channels_last: bool = False,
-            peak_tflops: float = 0.0) -> dict:
+            peak_tflops: float = 0.0, part: str = "search", epoch_steps: int = 0) -> dict:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     cfg_args = dict(scale=scale, preset=preset, dry_run=True, device=device, out_dir="/tmp/gancore-bench")
+    extra: dict = {}
     if paper == "progan":
         bs, dev, step, n, dt, peak = measure_progan(cfg_args, resolution, batch, steps, warmup, precision,
                                                     channels_last)
     elif paper == "biggan":
         bs, dev, step, n, dt, peak = measure_biggan(cfg_args, resolution, batch, steps, warmup, precision,
                                                     channels_last)
+    elif paper == "alphagan":
+        if precision != "fp32" or channels_last:
+            raise SystemExit("alphaGAN runs in fp32 with the default memory layout only")
+        bs, dev, step, n, dt, peak, cfg = measure_alphagan(cfg_args, resolution, batch, steps, warmup, part,
+                                                           epoch_steps)
+        if part == "search":
+            extra = {"part": part, "s_epoch": dt / steps, "epoch": f"T={cfg.weight_steps} R={cfg.worst_steps} "
+                                                                    f"S={cfg.arch_steps}"}
+        else:
+            extra = {"part": part, "it_s": steps / dt}
     else:
-        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan, biggan")
+        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan, biggan, alphagan")
     flops = step_flops(step) if peak_tflops else 0.0
     achieved = flops * steps / dt / 1e12 if flops else 0.0
     return {"paper": paper, "scale": scale + (f"-{preset}" if preset else ""), "res": resolution, "batch": bs,
             "device": str(dev), "threads": torch.get_num_threads(), "img_s": n / dt, "ms_step": 1000 * dt / steps,
             "peak_mib": peak, "precision": precision + ("+NHWC" if channels_last else ""),
-            "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0}
+            "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0, **extra}
+
+
+def per_step(r: dict) -> str:
+    """alphaGAN's own unit of a step: seconds per search epoch (with its T/R/S), G iterations per second."""
+    if r.get("part") == "search":
+        return f"{r['s_epoch']:.2f} s/epoch ({r['epoch']})"
+    if r.get("part") == "retrain":
+        return f"{r['it_s']:.3g} it/s"
+    return ""
 
 
 def main() -> None:
@@ -132,7 +226,8 @@ def main() -> None:
     ap.add_argument("--paper", default="progan")
     ap.add_argument("--scale", nargs="+", default=["reduced"])
     ap.add_argument("--preset", default="")
-    ap.add_argument("--resolutions", type=int, nargs="+", default=[4, 8, 16, 32])
+    ap.add_argument("--resolutions", type=int, nargs="+", default=None,
+                    help="default: 4 8 16 32 (alphaGAN: 32, CIFAR-10's)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, nargs="+", default=[0], help="CPU threads (0: torch default)")
     ap.add_argument("--steps", type=int, default=10)
@@ -143,36 +238,51 @@ def main() -> None:
     ap.add_argument("--channels-last", action="store_true", help="BigGAN: NHWC memory layout")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="device peak TFLOP/s for an MFU estimate (e.g. 989 for H100 SXM bf16 dense, 67 for fp32)")
+    ap.add_argument("--part", nargs="+", default=["search", "retrain"], choices=["search", "retrain"],
+                    help="alphaGAN: time the search epoch and/or the retrain G iteration")
+    ap.add_argument("--epoch-steps", type=int, default=0,
+                    help="alphaGAN search: time epochs of T = R = S = this many steps (0: the preset's)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.resolutions is None:
+        args.resolutions = [32] if args.paper == "alphagan" else [4, 8, 16, 32]
     if args.worker:
         print(json.dumps(measure(args.paper, args.scale[0], args.preset, args.resolutions[0], args.device,
                                  args.steps, args.warmup, args.threads[0], args.batch, args.precision[0],
-                                 args.channels_last, args.peak_tflops)))
+                                 args.channels_last, args.peak_tflops, args.part[0], args.epoch_steps)))
         return
-    header = (f"{'paper':8} {'scale':16} {'res':>5} {'batch':>5} {'device':7} {'thr':>3} {'precision':10} "
+    parts = args.part if args.paper == "alphagan" else [""]
+    w = 16 if parts != [""] else 8  # "alphagan retrain"
+    header = (f"{'paper':{w}} {'scale':16} {'res':>5} {'batch':>5} {'device':7} {'thr':>3} {'precision':10} "
               f"{'img/s':>9} {'ms/step':>9} {'peak MiB':>9} {'TFLOP/s':>8} {'MFU':>6}")
+    if parts != [""]:
+        header += "  per step"
     print(header)
     print("-" * len(header))
     for scale in args.scale:
-        for res in args.resolutions:
-            for threads, precision in [(t, p) for t in args.threads for p in args.precision]:
-                cmd = [sys.executable, __file__, "--worker", "--paper", args.paper, "--scale", scale, "--preset",
-                       args.preset, "--resolutions", str(res), "--device", args.device, "--threads", str(threads),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--precision", precision,
-                       "--peak-tflops", str(args.peak_tflops)]
-                if args.batch:
-                    cmd += ["--batch", str(args.batch)]
-                if args.channels_last:
-                    cmd += ["--channels-last"]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                if proc.returncode:
-                    print(f"{args.paper:8} {scale:16} {res:5d} failed: {proc.stderr.strip().splitlines()[-1]}")
-                    continue
-                r = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"{r['paper']:8} {r['scale']:16} {r['res']:5d} {r['batch']:5d} {r['device']:7} "
-                      f"{r['threads']:3d} {r['precision']:10} {r['img_s']:9.1f} {r['ms_step']:9.1f} "
-                      f"{r['peak_mib']:9.0f} {r['tflops']:8.2f} {r['mfu']:6.1%}", flush=True)
+        for part in parts:
+            name = f"{args.paper} {part}".strip()
+            for res in args.resolutions:
+                for threads, precision in [(t, p) for t in args.threads for p in args.precision]:
+                    cmd = [sys.executable, __file__, "--worker", "--paper", args.paper, "--scale", scale,
+                           "--preset", args.preset, "--resolutions", str(res), "--device", args.device,
+                           "--threads", str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
+                           "--precision", precision, "--peak-tflops", str(args.peak_tflops)]
+                    if args.batch:
+                        cmd += ["--batch", str(args.batch)]
+                    if args.channels_last:
+                        cmd += ["--channels-last"]
+                    if part:
+                        cmd += ["--part", part, "--epoch-steps", str(args.epoch_steps)]
+                    proc = subprocess.run(cmd, capture_output=True, text=True)
+                    if proc.returncode:
+                        print(f"{name:{w}} {scale:16} {res:5d} failed: {proc.stderr.strip().splitlines()[-1]}")
+                        continue
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    line = (f"{name:{w}} {r['scale']:16} {r['res']:5d} {r['batch']:5d} {r['device']:7} "
+                            f"{r['threads']:3d} {r['precision']:10} {r['img_s']:9.1f} {r['ms_step']:9.1f} "
+                            f"{r['peak_mib']:9.0f} {r['tflops']:8.2f} {r['mfu']:6.1%}")
+                    print(f"{line}  {per_step(r)}" if part else line, flush=True)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,28 @@ def test_measure_reports_throughput_and_flops(paper, res, precision, channels_la
 def test_biggan_counts_every_d_step_batch():
     r = throughput.measure("biggan", "smoke", "", 32, "cpu", steps=2, warmup=0, threads=1, batch=4)
     assert r["img_s"] == pytest.approx(2 * 2 * 4 / (r["ms_step"] * 2 / 1000), rel=1e-6)  # 2 D steps × 4 reals
+
+
+def test_alphagan_search_counts_every_real_image_of_an_epoch():
+    # T = R = S = 1 at batch 4: 4 training-half reals (weight part) + 4 (D̄) + 4 (arch part) validation-half reals.
+    r = throughput.measure("alphagan", "smoke", "", 32, "cpu", steps=1, warmup=0, threads=1, batch=4,
+                           part="search", epoch_steps=1)  # no FLOP count here: it costs another (slow) epoch
+    assert r["part"] == "search" and r["epoch"] == "T=1 R=1 S=1" and r["batch"] == 4 and r["res"] == 32
+    assert r["img_s"] == pytest.approx(3 * 4 / r["s_epoch"], rel=1e-6)
+    assert r["s_epoch"] == pytest.approx(r["ms_step"] / 1000, rel=1e-6) and r["peak_mib"] > 0
+    assert throughput.per_step(r).endswith("s/epoch (T=1 R=1 S=1)")
+
+
+def test_alphagan_retrain_counts_d_reals_per_g_iteration():
+    r = throughput.measure("alphagan", "smoke", "", 32, "cpu", steps=2, warmup=0, threads=1, batch=4,
+                           peak_tflops=1.0, part="retrain")
+    assert r["part"] == "retrain" and r["batch"] == 4 and r["peak_mib"] > 0
+    assert r["it_s"] == pytest.approx(1000 / r["ms_step"], rel=1e-6)
+    assert r["img_s"] == pytest.approx(4 * r["it_s"], rel=1e-6)  # smoke: retrain_n_critic 1, D batch 4
+    assert r["tflops"] > 0 and throughput.per_step(r).endswith("it/s")
+
+
+def test_alphagan_is_fp32_only():
+    with pytest.raises(SystemExit, match="fp32"):
+        throughput.measure("alphagan", "smoke", "", 32, "cpu", steps=1, warmup=0, threads=1, batch=4,
+                           precision="bf16", part="retrain")
