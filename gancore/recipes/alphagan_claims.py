@@ -83,7 +83,9 @@ def claim_experiments(cfg: AlphaGANConfig, main: AlphaGANRun, *, progress: bool 
     elif main.search is not None:
         searched = main.search.genotype.compact()
     contenders = ([("searched", searched)] if searched else []) + [
-        (f"random{k}", f"random:{k}") for k in range(cfg.claims_random)] + [("alphagan_s", "alphagan_s")]
+        (f"random{k}", f"random:{k}") for k in range(cfg.claims_random)]
+    if searched != load_genotype("alphagan_s").compact():  # mode=retrain of alphagan_s: already the first entry
+        contenders.append(("alphagan_s", "alphagan_s"))
     iterations = cfg.claims_retrain_iterations or cfg.retrain_iterations
     for name, spec in contenders:
         for s in _seeds(cfg):
@@ -143,11 +145,12 @@ def claims_table(cfg: AlphaGANConfig, summary: dict[str, Any], results: dict[str
     noise = _retrain_noise(retrains)
     searched = _fids(retrains, "searched")
     randoms = sorted({r["genotype"] for r in retrains if r["genotype"].startswith("random")})
+    label = "searched" if "search" in summary else f"retrained ({cfg.genotype or 'genotype.json'}, no search here)"
     for name in randoms:
         rf = _fids(retrains, name)
         if searched and rf:
             effect = mean(rf) - mean(searched)
-            rows.append(row("searched_beats_random", f"FID searched {_fmts(searched)} vs {name} {_fmts(rf)} (same "
+            rows.append(row("searched_beats_random", f"FID {label} {_fmts(searched)} vs {name} {_fmts(rf)} (same "
                                                      f"retrain budget); difference {effect:+.2f}, seed-to-seed "
                                                      f"noise {_fmt(noise)}", verdict(effect, noise)))
         else:
@@ -155,7 +158,8 @@ def claims_table(cfg: AlphaGANConfig, summary: dict[str, Any], results: dict[str
                                                                          "scores only shapes; give Inception weights)"))
     if not randoms:
         rows.append(row("searched_beats_random", "—", "not tested: claims_random = 0 or run_claims=False"))
-    pub, rand_all = _fids(retrains, "alphagan_s"), [f for n in randoms for f in _fids(retrains, n)]
+    pub = _fids(retrains, "alphagan_s") or (searched if cfg.genotype == "alphagan_s" else [])
+    rand_all = [f for n in randoms for f in _fids(retrains, n)]
     if pub and rand_all:
         effect = mean(rand_all) - mean(pub)
         rows.append(row("published_beats_random", f"FID alphaGAN(s) {_fmts(pub)} vs random genotypes "
