@@ -1,0 +1,77 @@
+"""DGGAN's top-K greedy pruning (Alg. 1): which children a step trains, and which of them become the next parents.
+
+* **Sampling**: every (parent × action) pair becomes a child with probability p. The coin of a pair is a hash of
+  (seed, step, parent id, action name), so the children of a step never depend on the order in which parallel
+  candidates finished, and a resumed search draws the same ones.
+* **At least one grow**: with small K and p a step may sample no grow action at all, and the search would never
+  reach a higher resolution. ``force_grow=True`` then adds the grow child of the best parent (the first in rank
+  order), documented as gancore's option, not the paper's.
+* **Ranking**: children of one step mix resolutions, whose FIDs are not comparable (the paper says so). They are
+  ranked by *normalized FID*: FID divided by the FID of the symmetric ProGAN baseline at the same resolution (the
+  paper's Fig. 3 axis). Ties break by candidate id, so the ranking is a total order.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from gancore.errors import ConfigError
+from gancore.models.dggan import Action, ArchSpec
+
+
+def coin(*, seed: int, step: int, parent: str, action: str) -> float:
+    """A uniform number in [0, 1) that depends only on (seed, step, parent id, action name)."""
+    digest = hashlib.blake2b(f"dggan:{seed}:{step}:{parent}:{action}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2.0 ** 64
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child to train: its id (``<parent id>+<action>``), parent id, the action and the spec it builds."""
+
+    id: str
+    parent: str
+    action: str
+    spec: ArchSpec
+
+
+def sample_children(parents: Sequence[tuple[str, ArchSpec]], actions: Sequence[Action], *, p: float, seed: int,
+                    step: int, force_grow: bool = False) -> list[Child]:
+    """Alg. 1's inner loop: each applicable (parent, action) pair with probability ``p`` (by :func:`coin`).
+
+    ``parents`` are (id, spec) in rank order (best first); the children come out in a canonical order (parent rank,
+    then action order), whatever order anything else happens in."""
+    if not 0 < p <= 1:
+        raise ConfigError(f"sample_p={p} must be in (0, 1]")
+    children = []
+    for pid, spec in parents:
+        for action in actions:
+            if spec.can_apply(action) and coin(seed=seed, step=step, parent=pid, action=action.name) < p:
+                children.append(Child(f"{pid}+{action.name}", pid, action.name, spec.child(action)))
+    if force_grow and not any(c.action == "grow" for c in children):
+        for pid, spec in parents:
+            grow = Action("grow")
+            if spec.can_apply(grow):
+                children.append(Child(f"{pid}+grow", pid, "grow", spec.child(grow)))
+                break
+    return children
+
+
+def normalized_fid(fid: float, *, resolution: int, baseline: dict[int, float]) -> float:
+    """FID divided by the symmetric ProGAN baseline's FID at the same resolution (< 1: better than the baseline)."""
+    if resolution not in baseline:
+        raise KeyError(f"no baseline FID at {resolution}²; train the symmetric baseline at every resolution first")
+    return fid / baseline[resolution]
+
+
+def top_k(scores: Iterable[tuple[str, float | None]], *, k: int) -> list[str]:
+    """The ``k`` best ids by normalized FID (lower is better); failed candidates (None or non-finite) never win."""
+    if k < 1:
+        raise ConfigError(f"top_k={k} must be >= 1")
+    ok = [(s, cid) for cid, s in scores if s is not None and math.isfinite(s)]
+    return [cid for _, cid in sorted(ok)[:k]]
+
+
+__all__ = ["Child", "coin", "normalized_fid", "sample_children", "top_k"]
