@@ -334,6 +334,7 @@ class RetrainMethod:
         self.schedule = fixed_schedule(resolution=cfg.resolution, batch_size=cfg.retrain_d_batch,
                                        kimg=cfg.retrain_images() / 1000)
         self.d_loss, self.g_loss = loss_fns(cfg.loss)
+        self.extra: dict[str, Any] = {}  # e.g. the untrained G's metrics, kept in the checkpoint
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.opt_g, "D": self.opt_d}
@@ -342,10 +343,10 @@ class RetrainMethod:
         return self.cfg.dim_z
 
     def extra_state(self) -> dict[str, Any]:
-        return {}
+        return dict(self.extra)
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+        self.extra = dict(state)
 
     generate = SearchMethod.generate
 
@@ -511,12 +512,17 @@ def _retrain(cfg: AlphaGANConfig, genotype: Genotype, images: ImageBank | None, 
     method = RetrainMethod(cfg=cfg, genotype=genotype, device=device)
     trainer = Trainer(cfg=cfg, method=method, data=images if images is not None else common.NoData(), device=device)
     previous = common.read_summary(cfg.out_dir)
+    if not cfg.dry_run and not trainer.try_resume() and evaluate and images is not None:
+        # The untrained G is the yardstick for "training helped" (a resumed run has it in its checkpoint).
+        method.extra["initial_metrics"] = fidelity(cfg, trainer.ema.module, images, n=cfg.final_num_images,
+                                                   device=device)
     result = trainer.run(progress=progress)
     summary: dict[str, Any] = {"genotype": genotype.to_dict(), **genotype_summary(cfg, genotype),
                                "status": result["status"], "iterations_done": trainer.state.step,
                                "iterations": cfg.retrain_iterations, "kimg": trainer.state.nimg / 1000,
                                "train_seconds": round(trainer.state.train_seconds, 2),
-                               "img_per_s": round(trainer.state.nimg / max(trainer.state.train_seconds, 1e-9), 2)}
+                               "img_per_s": round(trainer.state.nimg / max(trainer.state.train_seconds, 1e-9), 2),
+                               "initial": method.extra.get("initial_metrics", {})}
     if cfg.dry_run:
         summary["status"] = "dry_run"
     elif common.finished_before(previous, result):
@@ -586,6 +592,7 @@ def run(cfg: AlphaGANConfig, *, images: ImageBank | None = None, progress: bool 
     summary["img_per_s"] = round(summary["kimg"] * 1000 / max(summary["train_seconds"], 1e-9), 2)
     if retrain is not None and "final" in retrain.summary:
         summary["final"] = retrain.summary["final"]
+        summary["initial"] = retrain.summary.get("initial", {})
     common.write_summary(out, summary)
     return AlphaGANRun(cfg, summary, search, retrain, images)
 

@@ -177,7 +177,10 @@ if trained and result.retrain is not None:
         display(viz.plot_metric_curves(rlog, x="kimg", metrics=["loss_d", "loss_g"], title="retrain losses"))
     display(viz.show_grid(alphagan.sample_uint8(result.retrain.G_ema, n=32, seed=cfg.seed + 99), nrow=8,
                           title="retrained G (EMA)"))
-    print("final metrics:", result.summary.get("final"))
+    init, final = result.summary.get("initial", {}), result.summary.get("final", {})
+    if "fid" in final:
+        print(f"FID untrained G {init.get('fid', float('nan')):.1f} → retrained {final['fid']:.1f}; "
+              f"IS {final['is_mean']:.2f}, KID {final['kid_mean']:.3f}")
 ''')
 md(r"""
 ## 9. Searched vs random genotypes
