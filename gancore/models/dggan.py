@@ -18,7 +18,6 @@ Discriminator Base Architecture" and "Action Search Space").
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any

@@ -16,10 +16,7 @@ as the authors' code does.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +28,7 @@ from torch import Tensor, nn
 
 from gancore import losses
 from gancore.config import resolve
-from gancore.data import BatchStream, to_uint8
+from gancore.data import BatchStream
 from gancore.errors import ConfigError
 from gancore.models.alphagan import AlphaGANDiscriminator, AlphaGANGenerator, count_flops, derive_d_ops
 from gancore.recipes import common
@@ -101,6 +98,13 @@ def split_halves(n: int, *, val_fraction: float, seed: int) -> tuple[Tensor, Ten
 def loss_fns(name: str) -> tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]:
     """(D loss, G loss) of ``hinge`` or ``ns``; Adv(G, D) = −D loss."""
     return (losses.hinge_d_loss, losses.hinge_g_loss) if name == "hinge" else (losses.ns_d_loss, losses.ns_g_loss)
+
+
+def joint_d_loss(D: nn.Module, d_loss: Callable[[Tensor, Tensor], Tensor], x: Tensor, fake: Tensor) -> Tensor:
+    """D's loss from one pass over reals and fakes together (D has no BatchNorm, so the scores equal two passes;
+    per-call overhead dominates these small nets)."""
+    scores = D(torch.cat([x, fake]))
+    return d_loss(scores[: len(x)], scores[len(x):])
 
 
 def build_networks(cfg: AlphaGANConfig, *, genotype: Genotype | None) -> tuple[AlphaGANGenerator, AlphaGANDiscriminator]:
@@ -175,7 +179,10 @@ class SearchMethod:
 
     def alpha_frozen(self) -> bool:
         """α is not updated in this epoch: the α-frozen control, or the first half under Table 9's warm-up."""
-        return self.cfg.freeze_alpha or (self.cfg.warmup and self.epoch < self.cfg.epochs // 2)
+        return self.alpha_frozen_for(self.epoch)
+
+    def alpha_frozen_for(self, epoch: int) -> bool:
+        return self.cfg.freeze_alpha or (self.cfg.warmup and epoch < self.cfg.epochs // 2)
 
     # ---- one epoch ------------------------------------------------------------------------------------------
     def train_step(self, phase: Phase, alpha: float, reals: Callable[[int], tuple[Tensor, Tensor]],
@@ -210,13 +217,8 @@ class SearchMethod:
         self.last = {k: float(v) for k, v in out.items()} | {"alpha_frozen": self.alpha_frozen_for(self.epoch - 1)}
         return out, steps * cfg.n_critic * B
 
-    def alpha_frozen_for(self, epoch: int) -> bool:
-        return self.cfg.freeze_alpha or (self.cfg.warmup and epoch < self.cfg.epochs // 2)
-
     def _d_step_loss(self, D: nn.Module, x: Tensor, fake: Tensor) -> Tensor:
-        # One D pass over reals and fakes together: D has no BatchNorm, so the scores equal two passes.
-        scores = D(torch.cat([x, fake]))
-        return self.d_loss(scores[: len(x)], scores[len(x):])
+        return joint_d_loss(D, self.d_loss, x, fake)
 
     def _worst_case(self, rng: torch.Generator) -> tuple[nn.Module, nn.Module]:
         """Alg. 2: D̄ from R steps on the validation half (G fixed), Ḡ from R steps of the G loss (D fixed);
@@ -265,16 +267,19 @@ class SearchMethod:
                 x = self._val_reals(B)
                 z1, z2 = self._z(B, rng), self._z(B, rng)
 
-                def adv(gen: nn.Module, dis: nn.Module, z: Tensor, live: bool) -> Tensor:
-                    kwargs = {"weights": G.edge_weights(gumbel_rng=rng)} if live else {"gumbel_rng": rng}
-                    scores = dis(torch.cat([x, gen(z, **kwargs)]))
-                    return self.adv(scores[:B], scores[B:])
+                def adv(gen: nn.Module, dis: nn.Module) -> Tensor:
+                    if gen is G:  # minmax = Adv(G(α), D̄)
+                        scores = dis(torch.cat([x, gen(z1, gumbel_rng=rng)]))
+                        return self.adv(scores[:B], scores[B:])
+                    # maxmin = Adv(Ḡ, D): Ḡ on its own α copy, or on the live α (gbar_alpha_grad)
+                    with torch.set_grad_enabled(maxmin_grad and not frozen):
+                        fake = (gen(z2, weights=G.edge_weights(gumbel_rng=rng)) if cfg.gbar_alpha_grad
+                                else gen(z2, gumbel_rng=rng))
+                        scores = dis(torch.cat([x, fake]))
+                        return self.adv(scores[:B], scores[B:])
 
                 with torch.set_grad_enabled(not frozen):
-                    gap, minmax, maxmin = duality_gap(
-                        adv=lambda g, d: (adv(g, d, z1, False) if d is D_bar else
-                                          self._maxmin(adv, g, d, z2, grad=maxmin_grad and not frozen)),
-                        G=G, D=D, G_bar=G_bar, D_bar=D_bar)
+                    gap, minmax, maxmin = duality_gap(adv=adv, G=G, D=D, G_bar=G_bar, D_bar=D_bar)
                 if not frozen:
                     grads = torch.autograd.grad(gap, arch, allow_unused=True)
                     for p, g in zip(arch, grads):
@@ -286,10 +291,6 @@ class SearchMethod:
             for p in weights_frozen:
                 p.requires_grad_(True)
         return tuple(t / cfg.arch_steps for t in totals)  # type: ignore[return-value]
-
-    def _maxmin(self, adv, G_bar: nn.Module, D: nn.Module, z: Tensor, *, grad: bool) -> Tensor:
-        with torch.set_grad_enabled(grad):
-            return adv(G_bar, D, z, self.cfg.gbar_alpha_grad)
 
     # ---- what the search found ------------------------------------------------------------------------------
     def genotype(self) -> Genotype:
@@ -360,8 +361,7 @@ class RetrainMethod:
             with torch.no_grad():
                 fake = G(torch.randn(bd, cfg.dim_z, generator=rng).to(self.device))
             self.opt_d.zero_grad(set_to_none=True)
-            scores = D(torch.cat([x, fake]))
-            loss_d = self.d_loss(scores[:bd], scores[bd:])
+            loss_d = joint_d_loss(D, self.d_loss, x, fake)
             loss_d.backward()
             self.opt_d.step()
             d_total = d_total + loss_d.detach() / cfg.retrain_n_critic
@@ -483,19 +483,12 @@ def _search(cfg: AlphaGANConfig, images: ImageBank | None, *, progress: bool) ->
         "train_seconds": round(trainer.state.train_seconds, 2),
         "img_per_s": round(trainer.state.nimg / max(trainer.state.train_seconds, 1e-9), 2),
     }
+    found = SearchResult(cfg, method, trainer, genotype, summary)
     if not cfg.dry_run:
         genotype.save(out / "genotype.json")
         summary["genotype"] = genotype.to_dict()
-        records = [r for r in trainer_log(out) if r.get("kind") == "search"]
-        summary["gap"] = [r["gap"] for r in records]
-    return SearchResult(cfg, method, trainer, genotype, summary)
-
-
-def trainer_log(out_dir: Path) -> list[dict]:
-    from gancore.viz import read_log
-
-    path = Path(out_dir) / "log.jsonl"
-    return read_log(path) if path.exists() else []
+        summary["gap"] = [r["gap"] for r in found.search_log()]
+    return found
 
 
 def retrain_config(cfg: AlphaGANConfig, *, genotype: str, out_dir: str | Path, seed: int | None = None,
@@ -604,7 +597,7 @@ def memory_estimate(cfg: AlphaGANConfig):
     from gancore.nn import skip_spectral_norm
 
     with torch.device("meta"), skip_spectral_norm():
-        G, D = build_networks(cfg, genotype=None if cfg.mode != "retrain" else load_genotype("alphagan_l"))
+        G, D = build_networks(cfg, genotype=resolve_genotype(cfg) if cfg.mode == "retrain" else None)
     parts = {"weights, gradients, Adam state, EMA and worst-case copies": 2 * state_bytes(G, D)}
     if not cfg.dry_run:
         z = torch.empty(2, cfg.dim_z, device="meta")

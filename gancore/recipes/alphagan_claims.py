@@ -63,7 +63,11 @@ def _retrain_side(cfg: AlphaGANConfig, name: str, genotype: str, seed: int, imag
         r = run(sub, images=images, progress=progress)
     except TrainingDiverged as e:
         return {"genotype": name, "seed": seed, "diverged": str(e)}
-    s = r.summary["retrain"]
+    return _retrain_row(name, seed, r.summary["retrain"])
+
+
+def _retrain_row(name: str, seed: int, s: dict[str, Any]) -> dict[str, Any]:
+    """One retrain's line of the searched-vs-random comparison, from its summary."""
     final = s.get("final", {})
     return {"genotype": name, "seed": seed, "iterations": s.get("iterations_done"), "fid": final.get("fid"),
             "is_mean": final.get("is_mean"), "kid_mean": final.get("kid_mean"), "params_G": s.get("params_G"),
@@ -92,11 +96,7 @@ def claim_experiments(cfg: AlphaGANConfig, main: AlphaGANRun, *, progress: bool 
             if name == "searched" and s == cfg.seed and iterations == cfg.retrain_iterations \
                     and main.retrain is not None and "final" in main.retrain.summary:
                 # The main retrain is this very run (same genotype, seed and length; only the folder differs).
-                m = main.retrain.summary
-                out["retrains"].append({"genotype": name, "seed": s, "iterations": m["iterations_done"],
-                                        "fid": m["final"].get("fid"), "is_mean": m["final"].get("is_mean"),
-                                        "kid_mean": m["final"].get("kid_mean"), "params_G": m["params_G"],
-                                        "train_seconds": m["train_seconds"]})
+                out["retrains"].append(_retrain_row(name, s, main.retrain.summary))
                 continue
             out["retrains"].append(_retrain_side(cfg, name, spec, s, images, progress))
     if main.search is not None and (cfg.relaxation == "gumbel" or cfg.warmup):

@@ -22,24 +22,31 @@ from torch import Tensor, nn
 Objective = Callable[[nn.Module, nn.Module, int], Tensor]
 
 
+def _steps_on_copy(*, moving: nn.Module, fixed: nn.Module, steps: int, loss: Callable[[int], Tensor],
+                   optimizer: Callable[[nn.Module], torch.optim.Optimizer]) -> nn.Module:
+    """A copy of ``moving`` after ``steps`` optimizer steps on ``loss(r)`` (built from the copy), with ``fixed``
+    frozen so no gradient accumulates in it; its requires_grad flags are restored even after an error."""
+    opt = optimizer(moving)
+    requires = [p.requires_grad for p in fixed.parameters()]
+    fixed.requires_grad_(False)
+    try:
+        for r in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss(r).backward()
+            opt.step()
+    finally:
+        for p, flag in zip(fixed.parameters(), requires):
+            p.requires_grad_(flag)
+    opt.zero_grad(set_to_none=True)
+    return moving
+
+
 def worst_case_discriminator(*, G: nn.Module, D: nn.Module, steps: int, d_loss: Objective,
                              optimizer: Callable[[nn.Module], torch.optim.Optimizer]) -> nn.Module:
     """D̄ (Alg. 2, lines 1–4): a copy of D after ``steps`` steps minimising ``d_loss(G, D̄, r)`` (i.e. ascending
     Adv), with G held fixed. ``optimizer(D̄)`` builds the fresh optimizer over the parameters to update."""
     D_bar = copy.deepcopy(D)
-    opt = optimizer(D_bar)
-    requires = [p.requires_grad for p in G.parameters()]
-    G.requires_grad_(False)  # G is fixed here: no gradient is accumulated into its weights or α
-    try:
-        for r in range(steps):
-            opt.zero_grad(set_to_none=True)
-            d_loss(G, D_bar, r).backward()
-            opt.step()
-    finally:
-        for p, flag in zip(G.parameters(), requires):
-            p.requires_grad_(flag)
-    opt.zero_grad(set_to_none=True)
-    return D_bar
+    return _steps_on_copy(moving=D_bar, fixed=G, steps=steps, loss=lambda r: d_loss(G, D_bar, r), optimizer=optimizer)
 
 
 def worst_case_generator(*, G: nn.Module, D: nn.Module, steps: int, g_loss: Objective,
@@ -47,19 +54,7 @@ def worst_case_generator(*, G: nn.Module, D: nn.Module, steps: int, g_loss: Obje
     """Ḡ (Alg. 2, lines 5–8): a copy of G after ``steps`` steps minimising ``g_loss(Ḡ, D, r)`` with D held fixed.
     What moves (weights, α or both: Table 4's "Obtain Ḡ") is whatever ``optimizer(Ḡ)`` holds."""
     G_bar = copy.deepcopy(G)
-    opt = optimizer(G_bar)
-    requires = [p.requires_grad for p in D.parameters()]
-    D.requires_grad_(False)  # D is fixed here: no gradient is accumulated into its weights
-    try:
-        for r in range(steps):
-            opt.zero_grad(set_to_none=True)
-            g_loss(G_bar, D, r).backward()
-            opt.step()
-    finally:
-        for p, flag in zip(D.parameters(), requires):
-            p.requires_grad_(flag)
-    opt.zero_grad(set_to_none=True)
-    return G_bar
+    return _steps_on_copy(moving=G_bar, fixed=D, steps=steps, loss=lambda r: g_loss(G_bar, D, r), optimizer=optimizer)
 
 
 def duality_gap(*, adv: Callable[[nn.Module, nn.Module], Tensor], G: nn.Module, D: nn.Module, G_bar: nn.Module,
