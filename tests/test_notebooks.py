@@ -66,7 +66,9 @@ def test_notebook_cells_are_short():
         for cell in nbformat.read(nb, as_version=4).cells:
             if cell.cell_type == "code":
                 lines = [l for l in cell.source.splitlines() if l.strip() and not l.strip().startswith("#")]
-                assert len(lines) <= 15, (nb.name, cell.source[:80])
+                # The parameters cell is declarations only, one per line (papermill's contract + a paper's knobs).
+                limit = 20 if "parameters" in cell.metadata.get("tags", []) else 15
+                assert len(lines) <= limit, (nb.name, cell.source[:80])
 
 
 def test_committed_notebooks_are_clean():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -252,18 +252,22 @@ class GrowableDiscriminator(nn.Module):
         return self.head_linear(h).squeeze(1)
 
 
-def build(spec: ArchSpec) -> tuple[GrowableGenerator, GrowableDiscriminator]:
-    return GrowableGenerator(spec=spec), GrowableDiscriminator(spec=spec)
+def build(spec: ArchSpec, *, mbstd_group: int = 4) -> tuple[GrowableGenerator, GrowableDiscriminator]:
+    """G and D of ``spec`` (fresh init; :func:`inherit` copies a parent's weights in)."""
+    return GrowableGenerator(spec=spec), GrowableDiscriminator(spec=spec, mbstd_group=mbstd_group)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Weight inheritance
 # ---------------------------------------------------------------------------------------------------------------------
 @torch.no_grad()
-def inherit(child: nn.Module, parent: nn.Module) -> dict[str, str]:
+def inherit(child: nn.Module, parent: nn.Module | Mapping[str, Tensor], *, prefix: str = "") -> dict[str, str]:
     """Copy the parent's tensors into the child by name: equal shapes whole, a changed input width as the
-    overlapping slice (the rest keeps its fresh init). Returns {tensor name: "copied" | "sliced" | "new"}."""
-    parent_state = parent.state_dict()
+    overlapping slice (the rest keeps its fresh init). ``parent`` is a module or a state dict (a checkpoint's;
+    ``prefix`` is stripped from its keys, e.g. ``"module."`` of an EMA). Returns {tensor name: "copied" | "sliced" |
+    "new"}."""
+    raw = parent.state_dict() if isinstance(parent, nn.Module) else parent
+    parent_state = {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
     report = {}
     for name, t in child.state_dict().items():
         p = parent_state.get(name)

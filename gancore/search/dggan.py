@@ -6,6 +6,9 @@
 * **At least one grow**: with small K and p a step may sample no grow action at all, and the search would never
   reach a higher resolution. ``force_grow=True`` then adds the grow child of the best parent (the first in rank
   order), documented as gancore's option, not the paper's.
+* **State** (:class:`SearchState`): every finished candidate, the steps taken and the parents, in
+  ``search_state.json``, written atomically after every finished candidate; a corrupt file is a clear error that
+  names it, and nothing is overwritten.
 * **Ranking**: children of one step mix resolutions, whose FIDs are not comparable (the paper says so). They are
   ranked by *normalized FID*: FID divided by the FID of the symmetric ProGAN baseline at the same resolution (the
   paper's Fig. 3 axis). Ties break by candidate id, so the ranking is a total order.
@@ -13,9 +16,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from gancore.checkpoint import atomic_write_text
 
 from gancore.errors import ConfigError
 from gancore.models.dggan import Action, ArchSpec
@@ -74,4 +81,52 @@ def top_k(scores: Iterable[tuple[str, float | None]], *, k: int) -> list[str]:
     return [cid for _, cid in sorted(ok)[:k]]
 
 
-__all__ = ["Child", "coin", "normalized_fid", "sample_children", "top_k"]
+STATE_FORMAT = "gancore-dggan-search/1"
+
+
+@dataclass
+class SearchState:
+    """What a search has done: ``records`` of finished candidates keyed by their run folder relative to ``out_dir``
+    (``candidates/<id>``, ``baseline/seed<k>/<id>``, ``final``, ``baseline/final``), the ``steps`` taken (children and
+    the parents they left), the current ``parents`` and, once it ends, why it stopped."""
+
+    config: dict[str, Any]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    stop_reason: str = ""
+
+    @property
+    def step(self) -> int:
+        """The last finished search step (0: only the initial candidates so far)."""
+        return len(self.steps)
+
+    def done(self, key: str) -> bool:
+        return key in self.records
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "config": self.config, "records": self.records, "steps": self.steps,
+                "parents": self.parents, "stop_reason": self.stop_reason}
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, default=float))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SearchState":
+        path = Path(path)
+        how = (f"Nothing was overwritten. Move {path.name} aside to start the search over in this folder (finished "
+               "candidates are then reused from their own summary.json), or give the search a new out_dir.")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"the search state {path} is unreadable ({type(e).__name__}: {e}). {how}") from None
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ConfigError(f"the search state {path} is not a DGGAN search state (format {STATE_FORMAT!r}). {how}")
+        try:
+            return cls(config=dict(data["config"]), records=dict(data["records"]), steps=list(data["steps"]),
+                       parents=list(data["parents"]), stop_reason=str(data.get("stop_reason", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"the search state {path} is incomplete ({type(e).__name__}: {e}). {how}") from None
+
+
+__all__ = ["Child", "SearchState", "coin", "normalized_fid", "sample_children", "top_k"]

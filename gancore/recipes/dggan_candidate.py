@@ -1,0 +1,211 @@
+"""One DGGAN candidate: inherit from the parent, train with WGAN-GP on ProGAN's schedule, evaluate FID.
+
+Each candidate is an ordinary run folder under the run contract (``config.json`` with the spec that rebuilds its
+nets, ``log.jsonl``, ``checkpoints/``, ``samples/``, ``summary.json``), so it resumes on its own: a candidate cut off
+mid-training continues from its last checkpoint when the search runs it again.
+
+* **Inheritance** ("Dynamic Growing Overview"): the child's G and D copy every tensor they share with the parent's
+  final checkpoint, by name (:func:`gancore.models.dggan.inherit`); new layers start random. The G EMA inherits the
+  parent's EMA the same way and goes on averaging (ProGAN keeps its average G across growth). Adam starts fresh:
+  ProGAN's own code resets the optimizer state at every new resolution (``reset_opt_for_new_lod``), and an
+  inherited moment estimate of a tensor whose neighbour was just replaced describes gradients that no longer exist.
+* **Schedule** ("Implementation Details": ProGAN's schedule for every candidate): a grow child fades its new block in
+  over the first ``fade_fraction`` of its iterations (α 0→1 in G, D and the reals), then stabilizes; any other child
+  trains at its resolution throughout.
+* **Feedback**: FID of the EMA G at the candidate's resolution, with the shipped shapes network (reduced scale) or
+  Inception from a path (full scale); the real-set statistics are cached once for the whole search.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gancore import checkpoint as ckpt_io
+from gancore import losses
+from gancore.errors import TrainingDiverged
+from gancore.models.dggan import ArchSpec, build, inherit
+from gancore.recipes import common
+from gancore.recipes.dggan_config import CandidateConfig
+from gancore.schedule import Phase, Schedule
+from gancore.train import RealImages, Trainer, count_params, pick_device
+
+
+def candidate_seed(seed: int, cid: str) -> int:
+    """A candidate's own seed from the search seed and its id: independent of when or where it is trained."""
+    digest = hashlib.blake2b(f"dggan-candidate:{seed}:{cid}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+def candidate_schedule(cfg: CandidateConfig, resolution: int) -> Schedule:
+    """ProGAN's fade-in then stabilization for a grow child; one phase at its resolution otherwise."""
+    total, bs = cfg.images(), cfg.batch_size
+    if cfg.action == "grow" and cfg.fade_fraction > 0:
+        fade = int(round(total * cfg.fade_fraction))
+        phases = [Phase(0, f"fade{resolution}", resolution, "fade", 0, fade, bs),
+                  Phase(1, f"stab{resolution}", resolution, "stabilize", fade, None, bs)]
+    else:
+        phases = [Phase(0, f"train{resolution}", resolution, "train", 0, None, bs)]
+    return Schedule(phases, natural_end_nimg=total)
+
+
+class CandidateMethod:
+    """WGAN-GP with ε_drift (ProGAN App. A.1) for the G and D of one spec."""
+
+    def __init__(self, *, cfg: CandidateConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.spec = ArchSpec.from_dict(cfg.spec)
+        torch.manual_seed(cfg.seed)  # the new layers' init is part of the seeded candidate
+        G, D = build(self.spec, mbstd_group=cfg.mbstd_group)
+        self.G, self.D = G.to(device), D.to(device)
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        self.schedule = candidate_schedule(cfg, self.spec.resolution)
+        self.extra: dict[str, Any] = {}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def latent_dim(self) -> int:
+        return self.spec.latent_dim
+
+    def extra_state(self) -> dict[str, Any]:
+        return dict(self.extra)
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.extra = dict(state)
+
+    def generate(self, G: nn.Module, z: Tensor, phase: Phase, alpha: float, labels: Tensor | None = None) -> Tensor:
+        was = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                return G(z, alpha=alpha)
+        finally:
+            G.train(was)
+
+    def train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
+        cfg, G, D = self.cfg, self.G, self.D
+        bs = phase.batch_size
+        critic = lambda x: D(x, alpha=alpha)  # noqa: E731
+        z = lambda: torch.randn(bs, self.spec.latent_dim, generator=rng).to(self.device)  # noqa: E731
+        for _ in range(cfg.n_critic):
+            real, _ = reals(bs)
+            with torch.no_grad():
+                fake = G(z(), alpha=alpha)
+            real_scores, fake_scores = critic(real), critic(fake)
+            d_loss = losses.wgan_d_loss(real_scores, fake_scores, drift=cfg.drift)
+            gp = losses.gradient_penalty(critic, real, fake, gamma=cfg.gp_gamma, generator=rng)
+            self.opt_d.zero_grad(set_to_none=True)
+            (d_loss + cfg.gp_lambda * gp).backward()
+            self.opt_d.step()
+        D.requires_grad_(False)
+        g_loss = losses.wgan_g_loss(critic(G(z(), alpha=alpha)))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        return {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach()}, bs * cfg.n_critic
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Inheritance and evaluation
+# ---------------------------------------------------------------------------------------------------------------------
+def parent_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """The parent's newest good checkpoint (its final one); a clear error when none is left."""
+    found = ckpt_io.latest_good_checkpoint(Path(folder) / "checkpoints", map_location="cpu")
+    if found is None:
+        raise FileNotFoundError(f"the parent run {folder} has no readable checkpoint to inherit from")
+    return found[1]
+
+
+def inherit_from_parent(method: CandidateMethod, trainer: Trainer, folder: str | Path) -> dict[str, int]:
+    """Copy the parent's G, D and G EMA into a fresh child (see the module docstring); returns how many tensors
+    were copied whole, sliced or are new, over G and D."""
+    ck = parent_checkpoint(folder)
+    report = {**{f"G.{k}": v for k, v in inherit(method.G, ck["G"]).items()},
+              **{f"D.{k}": v for k, v in inherit(method.D, ck["D"]).items()}}
+    inherit(trainer.ema.module, ck["G_ema"], prefix="module.")
+    # New layers of the EMA equal the child's fresh init (inherit left them at G's copy); averaging starts now.
+    trainer.ema.n_averaged.fill_(1)
+    return {kind: sum(1 for v in report.values() if v == kind) for kind in ("copied", "sliced", "new")}
+
+
+@torch.no_grad()
+def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256) -> Tensor:
+    from gancore.widgets import generate_uint8
+
+    z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return generate_uint8(G, z, batch_size=batch_size)
+
+
+def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> float:
+    """FID of G's samples against the real images at G's resolution (the search warns once when the shipped
+    shapes network scores other data: such FIDs rank candidates of one search, nothing more)."""
+    from gancore.metrics.fidelity import fidelity_metrics
+
+    res = G.resolution
+    real = data.cache.at(res)
+    n = min(cfg.fid_num_images, len(real))
+    scores = fidelity_metrics(sample_uint8(G, n=n, seed=cfg.seed + 11), real[:n], metrics=("fid",),
+                              extractor=cfg.extractor, inception_weights=cfg.inception_weights,
+                              cache_dir=cfg.metrics_cache or None, cache_key=f"{cfg.metrics_key}-res{res}-n{n}",
+                              device=str(device))
+    return float(scores["fid"])
+
+
+def _architecture(spec: ArchSpec, G: nn.Module, D: nn.Module) -> dict[str, Any]:
+    g, d = spec.num_layers()
+    pg, pd = count_params(G), count_params(D)
+    return {"resolution": spec.resolution, "layers_G": g, "layers_D": d, "params_G": pg, "params_D": pd,
+            "g2d_ratio": pg / max(pd, 1), "history": list(spec.history)}
+
+
+def train_candidate(cfg: CandidateConfig, data: Any) -> dict[str, Any]:
+    """Train one candidate in ``cfg.out_dir`` (resuming its own checkpoint) and evaluate it; failures come back as
+    results with ``status: failed`` and the error, so the search goes on."""
+    t0 = time.perf_counter()
+    try:
+        return _train_candidate(cfg, data)
+    except TrainingDiverged as e:
+        return {"status": "failed", "diverged": True, "error": str(e).splitlines()[0][:400],
+                "seconds": round(time.perf_counter() - t0, 3)}
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # noqa: BLE001  (any candidate's failure is recorded; the search goes on)
+        tb = traceback.format_exc(limit=-3)
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}"[:400], "traceback": tb[-1500:],
+                "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _train_candidate(cfg: CandidateConfig, data: Any) -> dict[str, Any]:
+    previous = common.read_summary(cfg.out_dir)
+    if previous.get("status") == "complete" and previous.get("cid") == cfg.cid and "fid" in previous:
+        return previous  # finished before (e.g. the search crashed before writing its state)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    method = CandidateMethod(cfg=cfg, device=device)
+    trainer = Trainer(cfg=cfg, method=method, data=RealImages(data=data, device=device), device=device)
+    if not trainer.try_resume() and cfg.inherit_from:
+        method.extra["inherited"] = inherit_from_parent(method, trainer, cfg.inherit_from)
+    result = trainer.run(progress=cfg.progress)
+    fid = candidate_fid(cfg, trainer.ema.module, data, device=device)
+    summary = {"cid": cfg.cid, "parent": cfg.parent, "action": cfg.action, "status": result["status"],
+               "fid": fid, **_architecture(method.spec, method.G, method.D),
+               "inherited": method.extra.get("inherited", {}), "kimg": trainer.state.nimg / 1000,
+               "iterations": trainer.state.step, "train_seconds": round(trainer.state.train_seconds, 3),
+               "img_per_s": round(trainer.state.nimg / max(trainer.state.train_seconds, 1e-9), 2),
+               "params": {"G": count_params(method.G), "D": count_params(method.D)}}
+    common.write_summary(cfg.out_dir, summary)
+    return summary
+
+
+__all__ = ["CandidateMethod", "candidate_fid", "candidate_schedule", "candidate_seed", "inherit_from_parent",
+           "train_candidate"]
