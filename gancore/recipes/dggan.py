@@ -188,7 +188,7 @@ class Search:
         return self.specs[cid]
 
     def baseline_fids(self) -> dict[int, dict[str, Any]]:
-        """Per resolution: the baseline's FID per seed, their mean (the normalizer) and range (the noise)."""
+        """Per resolution: the baseline's FID per seed after its ProGAN stages, their mean and range (the noise)."""
         out = {}
         for level, res in enumerate(self.cfg.resolutions()[self.cfg.resolutions().index(self.cfg.base_resolution):]):
             fids = [self.state.records.get(self.baseline_keys(k)[level][0], {}).get("fid")
@@ -198,11 +198,48 @@ class Search:
                 out[res] = {"fids": fids, "mean": mean(fids), "spread": spread(fids)}
         return out
 
+    def stage(self, res: int) -> int:
+        """How many grows the symmetric chain needs to reach ``res`` (its depth there)."""
+        return (res // self.cfg.base_resolution).bit_length() - 1
+
+    def depth_key(self, res: int, depth: int) -> str:
+        """Folder of the symmetric baseline at ``res`` trained ``depth`` candidate lengths past the base."""
+        level = self.stage(res)
+        if depth <= level:
+            return self.baseline_keys(0)[level][0]
+        return f"baseline/depth{depth}/{self.baseline_keys(0)[level][1]}"
+
+    def ensure_depth_baselines(self, needs: set[tuple[int, int]]) -> None:
+        """``baseline_match="depth"``: train the baseline continuations (res, depth) that ``needs`` asks for, each
+        one candidate length on from (res, depth − 1), depth by depth (seed 0; the noise stays the stage chain's)."""
+        todo = {(r, d) for r, d in needs if d > self.stage(r)}
+        closure = set()
+        for r, d in todo:
+            closure |= {(r, k) for k in range(self.stage(r) + 1, d + 1)}
+        for depth in sorted({d for _, d in closure}):
+            jobs = []
+            for r, d in sorted(closure):
+                if d != depth:
+                    continue
+                parent_key, cid = self.depth_key(r, d - 1), self.baseline_keys(0)[self.stage(r)][1]
+                if self.state.records.get(parent_key, {}).get("status") != "complete":
+                    continue
+                jobs.append(self.job(key=self.depth_key(r, d), cid=cid, parent=cid, action="",
+                                     spec=self.spec_of(cid), seed=self.cfg.seed + 1000 * d, parent_key=parent_key))
+            self.run_jobs(jobs)
+
+    def normalizer(self, res: int, depth: int) -> float | None:
+        """The baseline FID a candidate at ``res`` whose lineage took ``depth`` actions is divided by."""
+        if self.cfg.baseline_match == "depth" and depth > self.stage(res):
+            return self.state.records.get(self.depth_key(res, depth), {}).get("fid")
+        base = self.baseline_fids().get(res)
+        return base["mean"] if base else None
+
     def nfid(self, rec: dict[str, Any]) -> float | None:
-        base = self.baseline_fids().get(rec.get("resolution"))
-        if rec.get("status") != "complete" or rec.get("fid") is None or not base:
+        if rec.get("status") != "complete" or rec.get("fid") is None:
             return None
-        return rec["fid"] / base["mean"]
+        norm = self.normalizer(rec["resolution"], len(rec.get("history") or []))
+        return rec["fid"] / norm if norm else None
 
     # ---- Alg. 1 ----------------------------------------------------------------------------------------------------
     def run(self) -> SearchState:
@@ -212,6 +249,7 @@ class Search:
         if st.records["candidates/base"].get("status") != "complete":
             raise RuntimeError(f"the initial candidate failed: {st.records['candidates/base'].get('error')}")
         self.train_baseline()
+        st.records["candidates/base"]["nfid"] = self.nfid(st.records["candidates/base"])
         if not st.parents and not st.steps:
             st.parents = ["base"]
         while not st.stop_reason:
@@ -235,6 +273,10 @@ class Search:
             self.specs[c.id] = c.spec
         self.run_jobs([self.job(key=f"candidates/{c.id}", cid=c.id, parent=c.parent, action=c.action, spec=c.spec,
                                 seed=cfg.seed, parent_key=f"candidates/{c.parent}") for c in children])
+        if cfg.baseline_match == "depth":
+            self.ensure_depth_baselines({(c.spec.resolution, step) for c in children})
+        for c in children:  # kept in the record, so the analysis reads the same normalization the ranking used
+            st.records[f"candidates/{c.id}"]["nfid"] = self.nfid(st.records[f"candidates/{c.id}"])
         scores = [(c.id, self.nfid(st.records[f"candidates/{c.id}"])) for c in children]
         ranked = top_k(scores, k=cfg.top_k)
         st.steps.append({"step": step, "parents": [p for p, _ in parents], "children": [c.id for c in children],
@@ -269,6 +311,12 @@ class Search:
         best = self.best(resolution=self.cfg.resolution) or self.best()
         keep |= {f"candidates/{best}"} if best else set()
         keep.add(self.baseline_keys(0)[-1][0])
+        # depth-matched baselines are continued at later steps: keep the deepest one per resolution
+        deepest: dict[str, str] = {}
+        for key in sorted(self.state.records, key=lambda k: (len(k), k)):
+            if key.startswith("baseline/depth"):
+                deepest[key.split("/", 2)[2]] = key
+        keep |= set(deepest.values())
         for key, rec in self.state.records.items():
             folder = self.out / key / "checkpoints"
             if key not in keep and key.startswith(("candidates/", "baseline/seed")) and folder.is_dir():
@@ -285,6 +333,11 @@ class Search:
         if best is None or not cfg.final_iterations:
             return {"note": note or "final_iterations=0: no final training"}
         base_key, base_cid = self.baseline_keys(0)[-1]
+        if cfg.baseline_match == "depth" and self.spec_of(best).resolution == cfg.resolution:
+            # The baseline's lineage as long as the final model's, then the same longer training.
+            depth = len(self.spec_of(best).history)
+            self.ensure_depth_baselines({(cfg.resolution, depth)})
+            base_key = self.depth_key(cfg.resolution, depth)
         jobs = [self.job(key="final", cid=best, parent=best, action="", spec=self.spec_of(best), seed=cfg.seed + 7,
                          parent_key=f"candidates/{best}", iterations=cfg.final_iterations,
                          fid_images=cfg.final_num_images)]
@@ -414,6 +467,7 @@ def search_summary(search: Search) -> dict[str, Any]:
         r = recs.get(key)
         if r:
             out[key.replace("/", "_")] = {"cid": r["cid"], "fid": r.get("fid"), "status": r.get("status"),
+                                          "resolution": r.get("resolution"),
                                           "params_G": r.get("params_G"), "params_D": r.get("params_D"),
                                           "error": r.get("error")}
     if "final" in recs and recs["final"].get("params"):

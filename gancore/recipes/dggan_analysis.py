@@ -53,7 +53,8 @@ def candidate_rows(state: SearchState, baseline: dict[int, float]) -> list[dict[
         if rec is None:
             continue
         ok = rec.get("status") == "complete" and rec.get("fid") is not None and rec["resolution"] in baseline
-        nfid = rec["fid"] / baseline[rec["resolution"]] if ok else None
+        # The search stores the normalization its ranking used (depth-matched or per stage); older states did not.
+        nfid = rec.get("nfid", rec["fid"] / baseline[rec["resolution"]] if ok else None)
         g, d = rec.get("params_G"), rec.get("params_D")
         rows.append({"cid": cid, "step": step, "parent": rec.get("parent", ""), "action": rec.get("action", ""),
                      "resolution": rec["resolution"], "fid": rec.get("fid"), "nfid": nfid, "params_G": g,

@@ -49,7 +49,10 @@ def claims_table(summary: dict[str, Any], rows: Sequence[dict[str, Any]], *, res
         out.append(row("asymmetric_good", "—", "not tested: no asymmetric candidate finished"))
     fin, bfin = summary.get("final") or {}, summary.get("baseline_final") or {}
     noise_abs = _baseline(summary, resolution).get("spread")
-    if fin.get("fid") is not None and bfin.get("fid") is not None:
+    if fin.get("resolution") not in (None, resolution):
+        out.append(row("grown_beats_baseline", f"the final model is at {fin['resolution']}²: no candidate reached "
+                                               f"{resolution}²", f"not tested: no candidate reached {resolution}²"))
+    elif fin.get("fid") is not None and bfin.get("fid") is not None:
         effect = bfin["fid"] - fin["fid"]
         out.append(row("grown_beats_baseline", f"{resolution}², both trained longer: grown {fin['fid']:.2f} vs "
                                                f"baseline {bfin['fid']:.2f} (Δ {effect:+.2f}); baseline seed range "
@@ -79,7 +82,7 @@ def _good_parents(row, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ga, ba = (g * ng + 1) / (ng + 2), (b * nb + 1) / (nb + 2)
     se = math.sqrt(ga * (1 - ga) / (ng + 2) + ba * (1 - ba) / (nb + 2))
     return row("good_parents", f"at threshold 1: {100 * g:.0f}% good children of good parents ({ng}) vs "
-                               f"{100 * b:.0f}% of sub-optimal parents ({nb}); binomial s.e. {100 * se:.0f} points",
+                               f"{100 * b:.0f}% of sub-optimal parents ({nb}); s.e. {100 * se:.0f} points",
                verdict(g - b, se))
 
 

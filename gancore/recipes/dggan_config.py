@@ -27,7 +27,7 @@ SEARCH_FIELDS = ("dataset", "data_dir", "dataset_size", "seed", "resolution", "b
                  "fmap_base", "fmap_max", "kernels", "filters", "actions", "top_k", "sample_p", "max_layers",
                  "stop_resolution", "force_grow", "max_steps", "candidate_iterations", "fade_fraction", "batch_size",
                  "lr", "beta1", "beta2", "adam_eps", "gp_lambda", "gp_gamma", "drift", "n_critic", "mbstd_group",
-                 "ema_decay", "baseline_seeds", "fid_num_images", "extractor", "inception_weights")
+                 "ema_decay", "baseline_seeds", "baseline_match", "fid_num_images", "extractor", "inception_weights")
 
 # Fields a candidate run copies from the search config (training, data and evaluation; not the search's own).
 CANDIDATE_FIELDS = ("dataset", "data_dir", "download", "dataset_size", "strict_images", "mirror_augment", "device",
@@ -74,6 +74,9 @@ class DGGANConfig(RunConfig):
     mbstd_group: int = 4
     ema_decay: float = 0.999  # G EMA, ProGAN's
     baseline_seeds: int = 2  # seeds of the symmetric ProGAN baseline (their spread is the claims' noise)
+    baseline_match: Literal["stage", "depth"] = "stage"  # what a candidate's FID is normalized by: "stage" (the
+    # paper: the baseline after its ProGAN stages up to that resolution) or "depth" (gancore: the baseline at that
+    # resolution trained as long in total as the candidate's lineage, one more candidate length per action)
     final_iterations: int = 200000  # the final architecture (and the baseline's) trained this much longer
     fid_num_images: int = 10000  # generated images per candidate FID (the search's feedback)
     # ---- executors ----
