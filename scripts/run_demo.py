@@ -25,10 +25,19 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
     if not path.exists():
         return lines + ["- no summary.json written"]
     s = json.loads(path.read_text())
-    lines.append(f"- status: {s.get('status')}, {s.get('kimg', 0):.1f} kimg in {s.get('train_seconds', 0):.0f} s "
-                 f"of training ({s.get('img_per_s', 0):.0f} img/s); params G {s['params']['G']:,} / D {s['params']['D']:,}")
+    if "steps" in s:  # a search (DGGAN): many candidate runs instead of one training
+        final, base = s.get("final") or {}, s.get("baseline_final") or {}
+        lines.append(f"- search: {s['steps']} steps, {s.get('candidates')} candidates ({s.get('failed')} failed), "
+                     f"{s.get('train_seconds', 0):.0f} s of training; stop: {s.get('stop_reason')}")
+        if final.get("fid") is not None:
+            lines.append(f"- final {final['cid']} ({final.get('resolution')}²) FID {final['fid']:.1f} vs symmetric "
+                         f"baseline {base.get('fid', float('nan')):.1f}")
+    else:
+        lines.append(f"- status: {s.get('status')}, {s.get('kimg', 0):.1f} kimg in {s.get('train_seconds', 0):.0f} s "
+                     f"of training ({s.get('img_per_s', 0):.0f} img/s); params G {s['params']['G']:,} / D "
+                     f"{s['params']['D']:,}")
     init, final = s.get("initial", {}), s.get("final", {})
-    if "fid" in final:
+    if "fid" in final and "steps" not in s:
         ratio = f" (ratio {final['fid'] / init['fid']:.2f})" if init.get("fid") else ""
         lines.append(f"- FID (shapes features): untrained {init.get('fid', float('nan')):.1f} → {final['fid']:.1f}{ratio}")
     if "swd_avg" in final:

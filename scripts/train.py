@@ -18,7 +18,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RECIPES = ("progan", "biggan", "alphagan")
+RECIPES = ("progan", "biggan", "alphagan", "dggan")
 _OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argument"}
 
 
@@ -70,6 +70,8 @@ def _train(recipe, cfg, args) -> int:
     try:
         if args.paper == "alphagan":
             return _train_single(recipe, cfg, args, dist_info)
+        if args.paper == "dggan":
+            return _train_search(recipe, cfg, dist_info)
         result = recipe.run(cfg, progress=dist_info.is_main, evaluate=not args.no_eval)
         nets = [*result.method.G.parameters(), *result.method.D.parameters(), *result.trainer.ema.parameters()]
         identical = distributed.same_on_all_ranks(nets)  # the replicas must not drift apart
@@ -97,6 +99,21 @@ def _train_single(recipe, cfg, args, dist_info) -> int:
     s = result.summary
     print(f"{args.paper} {args.scale} ({cfg.mode}): {s.get('status')}; params G {s['params']['G']:,}; "
           f"run folder {cfg.out_dir}" + (f"; genotype {cfg.out_dir}/genotype.json" if result.search else ""))
+    return 0
+
+
+def _train_search(recipe, cfg, dist_info) -> int:
+    """DGGAN: the search drives many candidate runs itself (in parallel with executor=ray), not torchrun replicas."""
+    from gancore.errors import ConfigError
+
+    if dist_info.world_size > 1:
+        raise ConfigError("DGGAN's search runs its candidates in parallel through Ray (--set executor=ray "
+                          "workers=N [ray_address=HOST:PORT]); launch scripts/train.py without torchrun")
+    s = recipe.run(cfg, progress=True).summary
+    final = s.get("final") or {}
+    print(f"dggan {cfg.scale}: {s.get('status')}; {s.get('steps', 0)} steps, {s.get('candidates', 0)} candidates "
+          f"({s.get('failed', 0)} failed), stop: {s.get('stop_reason', '')}; final {final.get('cid', '—')} FID "
+          f"{final.get('fid')}; run folder {cfg.out_dir}")
     return 0
 
 

@@ -52,3 +52,12 @@ def test_alphagan_is_fp32_only():
     with pytest.raises(SystemExit, match="fp32"):
         throughput.measure("alphagan", "smoke", "", 32, "cpu", steps=1, warmup=0, threads=1, batch=4,
                            precision="bf16", part="retrain")
+
+
+def test_dggan_benchmark_runs_both_executors_and_the_full_candidate_estimate(capsys):
+    spec_ = importlib.util.spec_from_file_location("dggan_candidates", _PATH.parent / "dggan_candidates.py")
+    bench = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(bench)
+    assert bench.main(["--scale", "smoke", "--candidates", "2", "--workers", "2", "--full-steps", "1", "--full-scale", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "local" in out and "ray ×2" in out and "2 candidates (2 ok)" in out and "device-days" in out
