@@ -38,7 +38,7 @@ def reduced_jobs(out: Path, n: int, scale: str):
                               metrics_cache=str(out / ".metrics"), metrics_key="bench", seed=candidate_seed(0, "base"),
                               iterations=cfg.candidate_iterations)
     train_candidate(parent, data)  # every job inherits from it; also fills the metrics cache
-    actions = [a for a in cfg.action_set()][:n]
+    actions = cfg.action_set()[:n]
 
     def jobs(tag: str):
         return [(a.name, candidate_config(cfg, cid=f"base+{a.name}", parent="base", action=a.name,

@@ -141,6 +141,11 @@ class Trainer:
         self._resume_checked: bool | None = None
         self.resumed_from: Path | None = None
 
+    def continue_ema(self) -> None:
+        """The EMA already holds an average (e.g. one a grown child inherited from its parent, DGGAN): the next
+        update averages into it, where a fresh run's first update copies G."""
+        self.ema.n_averaged.fill_(max(1, int(self.ema.n_averaged)))
+
     # ---- data --------------------------------------------------------------------------------------------
     def reals(self, batch_size: int, resolution: int, alpha: float) -> tuple[Tensor, Tensor]:
         """Next real minibatch at the network's resolution, blended across resolutions during a fade (ProGAN §2)."""

@@ -24,7 +24,7 @@ trains, and the top K children by normalized FID replace the parents. The search
 """
 from __future__ import annotations
 
-import dataclasses
+import json
 import shutil
 import time
 import warnings
@@ -35,7 +35,6 @@ from typing import Any, Callable
 import torch
 
 from gancore.config import ConfigError, resolve, save_config
-from gancore.checkpoint import atomic_write_text  # noqa: F401  (re-exported for tests)
 from gancore.claims import mean, spread
 from gancore.models.dggan import Action, ArchSpec, base_spec, build
 from gancore.recipes import common
@@ -44,7 +43,6 @@ from gancore.recipes.dggan_config import CandidateConfig, DGGANConfig, candidate
 from gancore.search.dggan import SearchState, sample_children, top_k
 from gancore.search.executors import check_ray_address, make_executor
 from gancore.train import count_params, pick_device
-from gancore.viz import read_log
 
 PAPER = "dggan"
 STATE_FILE = "search_state.json"
@@ -91,8 +89,6 @@ def _check_same_search(state: SearchState, cfg: DGGANConfig, path: Path) -> None
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return json.loads(json.dumps(values, default=str))
 
 
@@ -128,7 +124,7 @@ class Search:
             seed=candidate_seed(seed, cid), inherit_from=str(self.out / parent_key) if parent_key else "",
             iterations=iterations or cfg.candidate_iterations, metrics_cache=str(self.out / ".metrics-cache"),
             metrics_key=metrics_key(cfg), progress=cfg.progress and cfg.executor == "local",
-            ckpt_every_kimg=max(cfg.ckpt_every_kimg, 0.001), sample_every_kimg=1e9,
+            ckpt_every_kimg=cfg.ckpt_every_kimg, sample_every_kimg=1e9,
             fid_num_images=fid_images or cfg.fid_num_images)
         return key, ccfg
 
@@ -149,8 +145,6 @@ class Search:
         self.executor.run(train_candidate, todo, shared=self.data, on_done=done)
 
     def event(self, record: dict[str, Any]) -> None:
-        import json
-
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(record, default=float) + "\n")
@@ -161,7 +155,7 @@ class Search:
     def baseline_keys(self, k: int) -> list[tuple[str, str]]:
         """(folder key, candidate id) of seed ``k``'s symmetric chain base, base+grow, … up to the top resolution."""
         out, cid = [], "base"
-        for _ in self.cfg.resolutions()[self.cfg.resolutions().index(self.cfg.base_resolution):]:
+        for _ in self.cfg.resolutions():
             out.append((f"candidates/{cid}" if k == 0 else f"baseline/seed{k}/{cid}", cid))
             cid += "+grow"
         return out
@@ -190,7 +184,7 @@ class Search:
     def baseline_fids(self) -> dict[int, dict[str, Any]]:
         """Per resolution: the baseline's FID per seed after its ProGAN stages, their mean and range (the noise)."""
         out = {}
-        for level, res in enumerate(self.cfg.resolutions()[self.cfg.resolutions().index(self.cfg.base_resolution):]):
+        for level, res in enumerate(self.cfg.resolutions()):
             fids = [self.state.records.get(self.baseline_keys(k)[level][0], {}).get("fid")
                     for k in range(self.cfg.baseline_seeds)]
             fids = [f for f in fids if f is not None]
@@ -311,15 +305,14 @@ class Search:
         best = self.best(resolution=self.cfg.resolution) or self.best()
         keep |= {f"candidates/{best}"} if best else set()
         keep.add(self.baseline_keys(0)[-1][0])
-        # depth-matched baselines are continued at later steps: keep the deepest one per resolution
-        deepest: dict[str, str] = {}
-        for key in sorted(self.state.records, key=lambda k: (len(k), k)):
-            if key.startswith("baseline/depth"):
-                deepest[key.split("/", 2)[2]] = key
-        keep |= set(deepest.values())
-        for key, rec in self.state.records.items():
+        # A depth-matched baseline is continued from its deepest stage at a later step (or for the final pair).
+        for res in self.cfg.resolutions() if self.cfg.baseline_match == "depth" else ():
+            depths = [d for d in range(self.stage(res), self.state.step + 2) if self.depth_key(res, d) in
+                      self.state.records]
+            keep |= {self.depth_key(res, max(depths))} if depths else set()
+        for key in self.state.records:
             folder = self.out / key / "checkpoints"
-            if key not in keep and key.startswith(("candidates/", "baseline/seed")) and folder.is_dir():
+            if key not in keep and key.startswith(("candidates/", "baseline/seed", "baseline/depth")) and folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
 
     # ---- the final models ---------------------------------------------------------------------------------------
@@ -412,8 +405,7 @@ def run(cfg: DGGANConfig, *, data: Any = None, progress: bool = True) -> DGGANRu
     out.mkdir(parents=True, exist_ok=True)
     previous = common.read_summary(out)
     if cfg.restart and (out / STATE_FILE).exists() and not cfg.dry_run:
-        state = SearchState.load(out / STATE_FILE) if (out / STATE_FILE).exists() else None
-        if state is not None and state.config != _jsonable(cfg.search_values()):
+        if SearchState.load(out / STATE_FILE).config != _jsonable(cfg.search_values()):
             _move_aside(out)
             previous = {}
     save_config(cfg, out / "config.json")
@@ -440,7 +432,6 @@ def run(cfg: DGGANConfig, *, data: Any = None, progress: bool = True) -> DGGANRu
     search = Search(cfg=cfg, data=data, executor=executor, on_event=_say if progress else None)
     state = search.run()
     final = search.train_final()
-    executor.close()
     summary.update(search_summary(search), status="complete", final_info=final,
                    wall_seconds_this_call=round(time.perf_counter() - t0, 2))
     common.write_summary(out, summary)
@@ -476,28 +467,24 @@ def search_summary(search: Search) -> dict[str, Any]:
 
 
 def memory_estimate(cfg: DGGANConfig):
-    """Lower bound of one candidate's memory (:mod:`gancore.preflight`): the symmetric ProGAN G/D at the top
-    resolution with max_layers' worth of the widest action convs added, and one batch of activations."""
+    """Lower bound of a search's memory (:mod:`gancore.preflight`): the one candidate every search trains at the
+    top resolution, the symmetric baseline there, with one batch of activations (a grown candidate needs more)."""
     from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
 
     spec = initial_spec(cfg)
     while spec.resolution < cfg.resolution:
         spec = spec.child(Action("grow"))
-    widest = max(cfg.action_set(), key=lambda a: (a.filters * a.kernel ** 2) if a.net != "grow" else -1)
-    while sum(spec.num_layers()) < cfg.max_layers and widest.net != "grow":
-        spec = spec.child(widest)
     with torch.device("meta"):
         G, D = build(spec)
-    parts = {"weights, gradients, Adam state and EMA (largest candidate)": state_bytes(G, D)}
+    parts = {"weights, gradients, Adam state and EMA (the symmetric top-resolution candidate)": state_bytes(G, D)}
     if not cfg.dry_run:
         z = torch.empty(2, cfg.latent_dim, device="meta")
         parts[f"activations (batch {cfg.batch_size})"] = layer_output_bytes(
             [G, D], lambda: D(G(z)), batch=2) * cfg.batch_size
     if cfg.dataset == "shapes":
         parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3
-    return MemoryEstimate(parts, knobs={"state": "filters, max_layers, fmap_base, fmap_max, resolution",
-                                        "activations": "batch_size", "dataset": "dataset_size"},
-                          host_only=("dataset",))
+    return MemoryEstimate(parts, knobs={"state": "fmap_base, fmap_max, resolution", "activations": "batch_size",
+                                        "dataset": "dataset_size"}, host_only=("dataset",))
 
 
 def sample_uint8(G: torch.nn.Module, *, n: int, seed: int) -> torch.Tensor:

@@ -28,20 +28,15 @@ from gancore.viz import new_figure
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def baseline_means(state: SearchState, *, seeds: int, resolutions: Sequence[int]) -> dict[int, float]:
-    """The baseline's mean FID per resolution from the state (seed 0's chain in candidates/, others in baseline/)."""
-    out, cid = {}, "base"
-    for res in resolutions:
-        keys = [f"candidates/{cid}"] + [f"baseline/seed{k}/{cid}" for k in range(1, seeds)]
-        fids = [state.records[k]["fid"] for k in keys if state.records.get(k, {}).get("fid") is not None]
-        if fids:
-            out[res] = sum(fids) / len(fids)
-        cid += "+grow"
-    return out
+def baseline_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The symmetric baseline per resolution: FID per seed, their mean (the normalizer) and range (the noise)."""
+    return [{"resolution": f"{r}²", "FID per seed": ", ".join(f"{f:.2f}" for f in b["fids"]), "mean": b["mean"],
+             "seed range": b["spread"]} for r, b in summary.get("baseline", {}).items()]
 
 
-def candidate_rows(state: SearchState, baseline: dict[int, float]) -> list[dict[str, Any]]:
-    """One row per searched candidate (the base and every step's children), in the order they were made."""
+def candidate_rows(state: SearchState) -> list[dict[str, Any]]:
+    """One row per searched candidate (the base and every step's children), in the order they were made, with the
+    normalized FID the search ranked it by (kept in its record)."""
     first_step = {"base": 0}
     for s in state.steps:
         for cid in s["children"]:
@@ -52,9 +47,7 @@ def candidate_rows(state: SearchState, baseline: dict[int, float]) -> list[dict[
         rec = state.records.get(f"candidates/{cid}")
         if rec is None:
             continue
-        ok = rec.get("status") == "complete" and rec.get("fid") is not None and rec["resolution"] in baseline
-        # The search stores the normalization its ranking used (depth-matched or per stage); older states did not.
-        nfid = rec.get("nfid", rec["fid"] / baseline[rec["resolution"]] if ok else None)
+        nfid = rec.get("nfid")
         g, d = rec.get("params_G"), rec.get("params_D")
         rows.append({"cid": cid, "step": step, "parent": rec.get("parent", ""), "action": rec.get("action", ""),
                      "resolution": rec["resolution"], "fid": rec.get("fid"), "nfid": nfid, "params_G": g,
@@ -266,6 +259,6 @@ def table2(summary: dict[str, Any], *, dataset: str) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["action_figure", "action_stats", "architecture_table", "baseline_means", "candidate_rows",
+__all__ = ["action_figure", "action_stats", "architecture_table", "baseline_table", "candidate_rows",
            "parent_quality", "parent_quality_figure", "ratio_figure", "replay", "replay_table", "route", "table2",
            "tree_figure"]

@@ -27,11 +27,12 @@ import torch
 from torch import Tensor, nn
 
 from gancore import checkpoint as ckpt_io
-from gancore import losses
 from gancore.errors import TrainingDiverged
 from gancore.models.dggan import ArchSpec, build, inherit
 from gancore.recipes import common
+from gancore.latents import sample_latents
 from gancore.recipes.dggan_config import CandidateConfig
+from gancore.recipes.progan import wgan_gp_step
 from gancore.schedule import Phase, Schedule
 from gancore.train import RealImages, Trainer, count_params, pick_device
 
@@ -55,7 +56,7 @@ def candidate_schedule(cfg: CandidateConfig, resolution: int) -> Schedule:
 
 
 class CandidateMethod:
-    """WGAN-GP with ε_drift (ProGAN App. A.1) for the G and D of one spec."""
+    """WGAN-GP with ε_drift for the G and D of one spec: ProGAN's step (:func:`gancore.recipes.progan.wgan_gp_step`)."""
 
     def __init__(self, *, cfg: CandidateConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
@@ -90,28 +91,15 @@ class CandidateMethod:
         finally:
             G.train(was)
 
+    def latents(self, n: int, rng: torch.Generator) -> Tensor:
+        return sample_latents(n, self.spec.latent_dim, generator=rng).to(self.device)
+
     def train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
-        cfg, G, D = self.cfg, self.G, self.D
-        bs = phase.batch_size
-        critic = lambda x: D(x, alpha=alpha)  # noqa: E731
-        z = lambda: torch.randn(bs, self.spec.latent_dim, generator=rng).to(self.device)  # noqa: E731
-        for _ in range(cfg.n_critic):
-            real, _ = reals(bs)
-            with torch.no_grad():
-                fake = G(z(), alpha=alpha)
-            real_scores, fake_scores = critic(real), critic(fake)
-            d_loss = losses.wgan_d_loss(real_scores, fake_scores, drift=cfg.drift)
-            gp = losses.gradient_penalty(critic, real, fake, gamma=cfg.gp_gamma, generator=rng)
-            self.opt_d.zero_grad(set_to_none=True)
-            (d_loss + cfg.gp_lambda * gp).backward()
-            self.opt_d.step()
-        D.requires_grad_(False)
-        g_loss = losses.wgan_g_loss(critic(G(z(), alpha=alpha)))
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        D.requires_grad_(True)
-        return {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach()}, bs * cfg.n_critic
+        cfg = self.cfg
+        return wgan_gp_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, reals=reals,
+                            latents=self.latents, batch_size=phase.batch_size, rng=rng, n_critic=cfg.n_critic,
+                            drift=cfg.drift, gp_lambda=cfg.gp_lambda, gp_gamma=cfg.gp_gamma,
+                            net_kwargs={"alpha": alpha})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -131,9 +119,9 @@ def inherit_from_parent(method: CandidateMethod, trainer: Trainer, folder: str |
     ck = parent_checkpoint(folder)
     report = {**{f"G.{k}": v for k, v in inherit(method.G, ck["G"]).items()},
               **{f"D.{k}": v for k, v in inherit(method.D, ck["D"]).items()}}
+    # New layers of the EMA keep the child's fresh init (the EMA is a copy of the child's G before this).
     inherit(trainer.ema.module, ck["G_ema"], prefix="module.")
-    # New layers of the EMA equal the child's fresh init (inherit left them at G's copy); averaging starts now.
-    trainer.ema.n_averaged.fill_(1)
+    trainer.continue_ema()
     return {kind: sum(1 for v in report.values() if v == kind) for kind in ("copied", "sliced", "new")}
 
 

@@ -132,7 +132,7 @@ class DGGANConfig(RunConfig):
         if self.stop_resolution and self.stop_resolution not in self.resolutions():
             raise ConfigError(f"stop_resolution={self.stop_resolution} is not one of the search's resolutions "
                               f"{self.resolutions()} (0 turns it off)")
-        base_layers = 1 + 4 * self.resolutions().index(self.base_resolution) + 4  # g4 + two convs per stage, G and D
+        base_layers = 1 + 4 * (self.base_resolution // 8).bit_length()  # G's 4² conv + two convs per stage, G and D
         if self.max_layers < base_layers:
             raise ConfigError(f"max_layers={self.max_layers} is below the base architecture's {base_layers} conv "
                               "layers (G + D), so the search could not add one")
@@ -150,7 +150,8 @@ class DGGANConfig(RunConfig):
                               "at a time)")
 
     def resolutions(self) -> list[int]:
-        out, r = [], 8
+        """The resolutions the search can reach, d0 first."""
+        out, r = [], self.base_resolution
         while r <= self.resolution:
             out.append(r)
             r *= 2

@@ -128,32 +128,43 @@ class ProGANMethod:
             return self._train_step(phase, alpha, reals, rng)
 
     def _train_step(self, phase: Phase, alpha: float, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
-        cfg, G, D = self.cfg, self.G, self.D
-        res, bs = phase.resolution, phase.batch_size
-        critic = lambda x: D(x, resolution=res, alpha=alpha).float()  # noqa: E731  (fp32 losses under bf16)
-        used = 0
-        for _ in range(cfg.n_critic):  # App. A.2 row (a) uses 5 critic steps; ProGAN itself uses 1
-            real, _ = reals(bs)
-            used += bs
-            with torch.no_grad():
-                fake = G(self.latents(bs, rng), resolution=res, alpha=alpha)
-            real_scores, fake_scores = critic(real), critic(fake)
-            d_loss = losses.wgan_d_loss(real_scores, fake_scores, drift=cfg.drift)
-            gp = losses.gradient_penalty(critic, real, fake, gamma=cfg.gp_gamma, generator=rng)
-            self.opt_d.zero_grad(set_to_none=True)
-            (d_loss + cfg.gp_lambda * gp).backward()
-            distributed.all_reduce_grads(D)  # data parallel: the global batch's gradient (no-op on one process)
-            self.opt_d.step()
-        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        g_loss = losses.wgan_g_loss(critic(G(self.latents(bs, rng), resolution=res, alpha=alpha)))
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        distributed.all_reduce_grads(G)
-        self.opt_g.step()
-        D.requires_grad_(True)
-        out = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach(),
-               "d_real": real_scores.detach().mean()}
-        return out, used
+        cfg = self.cfg
+        return wgan_gp_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, reals=reals,
+                            latents=self.latents, batch_size=phase.batch_size, rng=rng, n_critic=cfg.n_critic,
+                            drift=cfg.drift, gp_lambda=cfg.gp_lambda, gp_gamma=cfg.gp_gamma,
+                            net_kwargs={"resolution": phase.resolution, "alpha": alpha})
+
+
+def wgan_gp_step(*, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, reals,
+                 latents, batch_size: int, rng: torch.Generator, n_critic: int, drift: float, gp_lambda: float,
+                 gp_gamma: float, net_kwargs: dict[str, Any]) -> tuple[dict[str, Tensor], int]:
+    """One G/D update of ProGAN App. A.1: ``n_critic`` WGAN-GP critic steps with ε_drift, then one G step (DGGAN's
+    candidates train with the same step). ``net_kwargs`` go to both nets (resolution and fade-in α)."""
+    bs = batch_size
+    critic = lambda x: D(x, **net_kwargs).float()  # noqa: E731  (fp32 losses under bf16)
+    used = 0
+    for _ in range(n_critic):  # App. A.2 row (a) uses 5 critic steps; ProGAN itself uses 1
+        real, _ = reals(bs)
+        used += bs
+        with torch.no_grad():
+            fake = G(latents(bs, rng), **net_kwargs)
+        real_scores, fake_scores = critic(real), critic(fake)
+        d_loss = losses.wgan_d_loss(real_scores, fake_scores, drift=drift)
+        gp = losses.gradient_penalty(critic, real, fake, gamma=gp_gamma, generator=rng)
+        opt_d.zero_grad(set_to_none=True)
+        (d_loss + gp_lambda * gp).backward()
+        distributed.all_reduce_grads(D)  # data parallel: the global batch's gradient (no-op on one process)
+        opt_d.step()
+    D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+    g_loss = losses.wgan_g_loss(critic(G(latents(bs, rng), **net_kwargs)))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    distributed.all_reduce_grads(G)
+    opt_g.step()
+    D.requires_grad_(True)
+    out = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(), "gp": gp.detach(),
+           "d_real": real_scores.detach().mean()}
+    return out, used
 
 
 # ---------------------------------------------------------------------------------------------------------------------

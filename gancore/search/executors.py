@@ -10,7 +10,8 @@ candidate is a result, not a crash); only a worker that dies is the executor's b
   several small candidates on one GPU), at most ``workers`` at once. ``ray_address=None`` starts a local Ray; an
   address joins a running cluster. A task whose worker process dies is retried once by Ray (``max_retries=1``); a
   second death comes back as a failed result naming the error. Large read-only inputs (the training images) go to
-  the object store once (``shared``) and reach every task by reference.
+  the object store once per executor (``shared``) and reach every task by reference. A local Ray stays up for
+  the rest of the session (``ray.shutdown()`` ends it).
 """
 from __future__ import annotations
 
@@ -32,9 +33,6 @@ class LocalExecutor:
     def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone) -> None:
         for key, arg in jobs:
             on_done(key, fn(arg, shared))
-
-    def close(self) -> None:
-        pass
 
 
 def check_ray_address(address: str | None, *, timeout: float = 5.0) -> None:
@@ -78,6 +76,7 @@ class RayExecutor:
                 raise ConfigError(f"Ray could not start or join ray_address={address!r}: {e}. To run locally, leave "
                                   "ray_address unset (a local Ray) or pass executor='local'.") from None
         self._ray = ray
+        self._shared: tuple[Any, Any] | None = None  # (object, its object-store ref): put once per search
         self.workers = workers
         self.options = {"num_cpus": cpus_per_candidate, "num_gpus": gpus_per_candidate if use_gpu else 0,
                         "max_retries": 1, "retry_exceptions": False}
@@ -87,7 +86,9 @@ class RayExecutor:
         if not jobs:
             return
         task = ray.remote(_call_in_worker).options(**self.options)
-        shared_ref = ray.put(shared)
+        if self._shared is None or self._shared[0] is not shared:
+            self._shared = (shared, ray.put(shared))  # the training images cross to the object store once
+        shared_ref = self._shared[1]
         pending: dict[Any, str] = {}
         queue = list(jobs)
         while queue or pending:
@@ -103,9 +104,6 @@ class RayExecutor:
                 result = {"status": "failed", "error": f"{type(e).__name__}: {str(e).splitlines()[0][:400]}",
                           "worker_died": True}
             on_done(key, result)
-
-    def close(self) -> None:
-        pass  # a local Ray stays up for the next step or search in this session; ray.shutdown() ends it
 
 
 def _call_in_worker(fn: Callable[[Any, Any], dict], arg: Any, shared: Any, num_cpus: int) -> dict:

@@ -122,9 +122,7 @@ Its FID per resolution over the seeds: the mean normalizes the candidates, the r
 """)
 code('''
 if trained:
-    base_rows = [{"resolution": f"{r}²", "FID per seed": ", ".join(f"{f:.2f}" for f in b["fids"]),
-                  "mean": b["mean"], "seed range": b["spread"]} for r, b in result.summary["baseline"].items()]
-    display(viz.plot_table(base_rows, title="symmetric ProGAN baseline", styled=True))
+    display(viz.plot_table(analysis.baseline_table(result.summary), title="symmetric ProGAN baseline", styled=True))
 ''')
 md(r"""
 ## 5. The candidates and the search tree
@@ -133,8 +131,7 @@ kept parents filled, and the best candidate's route in red.
 """)
 code('''
 if trained:
-    means = {int(r): b["mean"] for r, b in result.summary["baseline"].items()}
-    rows = analysis.candidate_rows(result.state, means)
+    rows = analysis.candidate_rows(result.state)
     best = result.search.best(resolution=cfg.resolution) or result.search.best()
     cols = ["cid", "step", "resolution", "fid", "nfid", "params_G", "params_D", "kept", "status"]
     display(viz.plot_table([{k: r[k] for k in cols} for r in rows], title="candidates", styled=True))
