@@ -188,6 +188,8 @@ def test_a_changed_search_config_is_refused_and_restart_moves_the_old_search_asi
     ({"kernels": [4]}, "odd"),
     ({"stop_resolution": 64}, "stop_resolution"),
     ({"workers": 2}, "executor='ray'"),
+    ({"extractor": "inception"}, "inception_weights"),  # FID is the search's feedback: no weights, no search
+    ({"base_resolution": 12}, "power of two"),
 ])
 def test_bad_search_settings_are_clear_errors(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):
