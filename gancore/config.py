@@ -64,7 +64,7 @@ class RunConfig:
     mirror_augment: bool = False  # flip half the reals left-right (ProGAN App. G, for 100k-image LSUN categories)
     out_dir: str = ""  # run folder; "" means runs/<paper>-<scale>[-<preset>][-<ablation>]
     seed: int = 0  # seeds data order, latents, init and every random draw of the run
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto picks CUDA when present
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: CUDA, then Apple MPS, then CPU
     dry_run: bool = False  # build everything, write config.json and summary.json, train nothing
     total_kimg: float = 0.0  # training length in thousands of real images shown to D (0: schedule's end)
     max_seconds: float = 0.0  # also stop after this wall-clock time (0: no limit); for equal-time comparisons

@@ -23,6 +23,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type != "cpu":  # MPS and others: fp32, the precision every backend computes in (no probe exists)
+        return "fp32"
     checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     try:
         return "bf16" if any(check() for check in checks if check is not None) else "fp32"

@@ -69,11 +69,23 @@ class Method(Protocol):
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
 
+def mps_available() -> bool:
+    """Whether Apple's Metal (MPS) backend can run here (a torch built with it, on a Mac with a Metal GPU)."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
 def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA, then Apple's MPS, then the CPU; an explicit ``cuda`` / ``mps`` must exist here."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
+    if name == "mps" and not mps_available():
+        raise ConfigError("device='mps' was asked for but Apple's MPS backend is not available here (it needs a Mac "
+                          "with a Metal GPU and a torch built with MPS); use device='auto' or 'cpu'")
     return torch.device(name)
 
 

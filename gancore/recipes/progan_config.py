@@ -62,13 +62,13 @@ class ProGANConfig(RunConfig):
     # norm and all losses stay fp32); auto: bf16 if the device has bf16 hardware, else fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on oneDNN CPUs and CUDA tensor cores)
     # ---- the notebook's claim experiments (short runs beside the main one) ----
-    claims_seconds: float = 60.0  # training seconds for each of progressive / non-progressive (equal wall-clock)
+    claims_seeds: int = 2  # seeds of each progressive / non-progressive run and of row (g): the noise band
     claims_phase_kimg: float = 2.0  # fade and stabilize length of the progressive claim run
     claims_kimg: float = 4.0  # length of each Table 1 row run (d, e, f, g)
     claims_resolution: int = 16  # resolution of the Table 1 row runs
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
-        "claims_seconds", "claims_phase_kimg", "claims_kimg", "claims_resolution")
+        "claims_seeds", "claims_phase_kimg", "claims_kimg", "claims_resolution")
 
     def validate(self) -> None:
         res_ok = [2**k for k in range(2, 11)]
@@ -83,7 +83,8 @@ class ProGANConfig(RunConfig):
             check_range(self, name, ge=1)
         for name in ("lr", "adam_eps", "gp_gamma", "stabilize_kimg", "claims_phase_kimg", "claims_kimg"):
             check_range(self, name, gt=0)
-        for name in ("gp_lambda", "drift", "fade_kimg", "claims_seconds"):
+        check_range(self, "claims_seeds", ge=1)
+        for name in ("gp_lambda", "drift", "fade_kimg"):
             check_range(self, name, ge=0)
         for name in ("beta1", "beta2"):
             check_range(self, name, ge=0, lt=1)

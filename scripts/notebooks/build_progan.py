@@ -34,7 +34,7 @@ dataset: "Optional[str]" = None   # shapes | cifar10 | folder (None: the preset'
 data_dir: "Optional[str]" = None  # folder holding CIFAR-10 or images (for cifar10/folder)
 out_dir: "Optional[str]" = None   # run folder (None: runs/progan-<scale>[-<preset>][-row-<ablation>])
 seed: int = 0                     # seeds init, data order, latents and every other random draw
-device: str = "auto"              # auto | cpu | cuda
+device: str = "auto"              # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False             # build everything, write config.json + summary.json, train nothing
 ablation: str = ""                # Table 1 row: "" (the paper's final method) | a | b | c | d | e* | e | f | g | h
 run_claims: bool = True           # run the short comparison runs that fill the claims table
@@ -202,8 +202,14 @@ md(r"""
 ## 10. Claims: paper vs this run
 Short side runs (each a full, resumable run under `out_dir/claims/`) test the paper's main claims at this scale:
 progressive vs non-progressive training at **equal wall-clock time** (Fig. 4), and Table 1's rows (d)→(e)→(f)→(g),
-which enable minibatch stddev, equalized learning rate and pixelwise normalization one by one. At reduced scale
-these runs are minutes long, so a claim that does not hold here is reported as such, not hidden.
+which enable minibatch stddev, equalized learning rate and pixelwise normalization one by one.
+
+The equal-time budget means the same on every machine: the progressive run trains first, a fixed number of images
+that grows it to the compared resolution and stabilizes it there; the fixed-resolution run then gets the seconds
+that took *on this machine*. The pair and row (g) repeat over `claims_seeds` seeds, and a verdict is *holds* or
+*does not hold* only when the difference exceeds their seed-to-seed spread (*within noise* otherwise); a comparison
+that could not be made says *not tested* and why. At reduced scale these runs are minutes long, so a claim that
+does not hold here is reported as such, not hidden.
 """)
 code('''
 claims = []
