@@ -62,3 +62,11 @@ def test_one_seed_gives_not_tested_for_lack_of_a_noise_band():
     res = {k: v for k, v in _results([100, 101], [150, 151], ROWS, 155.0).items() if "@" not in k}
     rows = progan.claims_table(res)
     assert all(r["verdict"].startswith("not tested") and "2 seeds" in r["verdict"] for r in rows[:4])
+
+
+def test_a_diverged_progressive_run_is_not_tested():
+    res = _results([100, 101], [150, 151], ROWS, 155.0)
+    res["progressive@1"] = {"diverged": "NaN loss"}
+    del res["fixed@1"]
+    row = progan.claims_table(res)[0]
+    assert row["verdict"].startswith("not tested") and "diverged" in row["this run"]

@@ -473,8 +473,8 @@ def claims_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     p_mean, f_mean = mean(p_swd), mean(f_swd)
     noise = max((x for x in (spread(p_swd), spread(f_swd)) if x is not None), default=None)
     res = fixeds[0].get("resolution") if fixeds else None
-    if not progs or not fixeds:
-        text, v = "the progressive run diverged or was not run", verdict(None, None, untested="no runs to compare")
+    if not progs or not fixeds or any("diverged" in r for r in progs + fixeds):
+        text, v = "a run of the pair diverged or was not run", verdict(None, None, untested="no pair to compare")
     elif len(reached) < len(progs):
         text = f"progressive stopped at {progs[0].get('resolution')}², α={progs[0].get('alpha') or 0:.2f}"
         v = verdict(None, None, untested="the progressive run did not reach the compared resolution")
@@ -500,8 +500,7 @@ def claims_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out.append(row("msssim_blind", "a row diverged or has no finite MS-SSIM / SWD",
                        verdict(None, None, untested="needs finite MS-SSIM and SWD for rows d–g")))
     else:
-        ms_spread = (max(ms) - min(ms)) / max(1e-9, sum(ms) / len(ms))
-        sw_spread = (max(sw) - min(sw)) / max(1e-9, sum(sw) / len(sw))
+        ms_spread, sw_spread = (spread(x) / max(1e-9, mean(x)) for x in (ms, sw))
         # Both are relative spreads of the same four runs, so they need no seed band: the claim is their order.
         out.append(row("msssim_blind", f"relative spread over rows d–g: MS-SSIM {ms_spread:.1%}, SWD {sw_spread:.1%}",
                        "holds" if ms_spread < sw_spread else "does not hold"))
