@@ -35,6 +35,7 @@ from gancore.errors import TrainingDiverged
 from gancore.data import BatchStream, to_uint8
 from gancore.nn import count_params, downsample2x, upsample2x  # noqa: F401  (count_params is re-exported)
 from gancore.schedule import Phase, Schedule
+from gancore.threads import ThreadGovernor
 
 CHECKPOINT_FORMAT = 1
 
@@ -347,6 +348,11 @@ class Trainer:
         for cb in self.hooks.on_log:
             cb(record)
 
+    def _log_threads(self, message: str | None) -> None:
+        if message:
+            self.log({"kind": "threads", "step": self.state.step, "nimg": self.state.nimg,
+                      "threads": torch.get_num_threads(), "message": message})
+
     def _check_finite(self) -> None:
         """NaN/Inf guard. On CPU every step is checked (free); on GPU the flags are checked at each log so the
         loop does not sync every step, and no checkpoint is ever written before its losses are checked."""
@@ -428,6 +434,9 @@ class Trainer:
         status = "complete"
         bar = tqdm(total=self.total_nimg, initial=self.state.nimg, unit="img",
                    disable=not progress or not self.dist.is_main, desc=f"{cfg.paper} {cfg.scale}", mininterval=2.0)
+        # Auto thread count (num_threads 0) follows the cores other processes leave free (gancore.threads).
+        governor = ThreadGovernor(enabled=self.device.type == "cpu" and not cfg.num_threads)
+        self._log_threads(governor.start())
         t_log, n_log = time.perf_counter(), self.state.nimg
         self.method.G.train()
         self.method.D.train()
@@ -470,6 +479,7 @@ class Trainer:
                            "train_s": round(self.state.train_seconds, 3), **means}
                     self.log(rec)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()} | {"res": phase.resolution})
+                    self._log_threads(governor.check())
                     t_log, n_log = now, self.state.nimg
                 if metric_every and crossed(metric_every) and self.hooks.evaluate is not None and self.dist.is_main:
                     scores = self.hooks.evaluate(self.ema.module, *self.method.schedule.at(self.state.nimg))
@@ -491,6 +501,8 @@ class Trainer:
             self.save_checkpoint()
             bar.close()
             raise
+        finally:
+            governor.stop()
         bar.close()
         self._flush_losses()
         self.save_checkpoint()

@@ -5,6 +5,7 @@ displays it (once), and headless papermill runs keep it as a static PNG output. 
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -109,24 +110,76 @@ def show_grid(
     return fig
 
 
+STRIP_MAX_WIDTH_IN = 9.0  # about JupyterLab's cell width at 100 dpi: wider figures are shrunk, and so are labels
+STRIP_MAX_PER_ROW = 10  # more images than this wrap onto further rows instead of shrinking below ~0.9 in each
+
+
 def show_strip(
     images: ImageBatch, *, labels: Sequence[str] | None = None, title: str | None = None
 ) -> Figure:
-    """Draw images side by side in one row, each with an optional caption (e.g. interpolation positions)."""
+    """Draw images side by side, each with an optional caption (e.g. interpolation positions).
+
+    The figure is at most :data:`STRIP_MAX_WIDTH_IN` wide, so the notebook shows it at its own size and the 9 pt
+    captions stay readable; more than :data:`STRIP_MAX_PER_ROW` images wrap onto further rows.
+    """
     batch = _as_uint8_batch(images)
     n = batch.shape[0]
     if labels is not None and len(labels) != n:
         raise ValueError(f"got {len(labels)} labels for {n} images; pass one label per image or labels=None")
-    fig = new_figure(figsize=(1.6 * n, 1.9 if labels is not None or title else 1.6), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    cols = min(n, STRIP_MAX_PER_ROW)
+    rows = -(-n // cols)
+    cell = min(1.6, STRIP_MAX_WIDTH_IN / cols)
+    caption = 0.3 if labels is not None else 0.0
+    fig = new_figure(figsize=(cell * cols, rows * (cell + caption) + (0.35 if title else 0.0)), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
     for i, ax in enumerate(axes):
-        ax.imshow(_hwc(batch[i]), cmap="gray", interpolation="nearest")
         ax.set_axis_off()
+        if i >= n:
+            continue
+        ax.imshow(_hwc(batch[i]), cmap="gray", interpolation="nearest")
         if labels is not None:
             ax.set_title(labels[i], fontsize=9)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     return fig
+
+
+def captioned_grid_png(images: ImageBatch, *, nrow: int, labels: Sequence[str] | None = None,
+                       title: str | None = None, cell_px: int = 96) -> bytes:
+    """A PNG of an image grid with one caption above each column and a title line: what the widgets show.
+
+    Images are scaled (nearest) to ``cell_px`` so small samples and the text are drawn at one readable size; the
+    captions are part of the picture, so a screenshot or a saved PNG keeps them.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    batch = _as_uint8_batch(images)
+    n = batch.shape[0]
+    if nrow < 1:
+        raise ValueError(f"nrow={nrow} must be >= 1")
+    if labels is not None and len(labels) != min(n, nrow):
+        raise ValueError(f"got {len(labels)} column labels for {min(n, nrow)} columns")
+    try:
+        font = ImageFont.load_default(size=13)
+    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
+        font = ImageFont.load_default()
+    pad, line = 2, 18
+    cols, rows = min(n, nrow), -(-n // nrow)
+    top = (line if title else 0) + (line if labels is not None else 0)
+    canvas = Image.new("RGB", (cols * (cell_px + pad) + pad, top + rows * (cell_px + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, 2), title, fill="black", font=font)
+    for c, text in enumerate(labels or []):
+        x = pad + c * (cell_px + pad) + cell_px / 2
+        draw.text((x, top - line + 2), str(text), fill="black", font=font, anchor="ma")
+    for i in range(n):
+        tile = Image.fromarray(_hwc(batch[i])).convert("RGB").resize((cell_px, cell_px), Image.NEAREST)
+        r, c = divmod(i, nrow)
+        canvas.paste(tile, (pad + c * (cell_px + pad), top + pad + r * (cell_px + pad)))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -216,6 +269,10 @@ def plot_metric_curves(
         fig = new_figure(figsize=(6.0, 3.6), layout="constrained")
         ax = fig.add_subplot()
     lineplot_kwargs.setdefault("errorbar", None)  # logs have one value per step; bootstrapped bands are noise
+    groups = [c for c in (color, style) if c]
+    shortest = long.groupby(groups).size().min() if groups and len(long) else len(long)
+    if shortest < 2:  # a line through one point draws nothing: show a series of one record as a marker
+        lineplot_kwargs.setdefault("marker", "o")
     sns.lineplot(data=long, x=x, y="value", hue=color, style=style, ax=ax, **lineplot_kwargs)
     for position in vlines or ():
         ax.axvline(position, color="0.5", linestyle="--", linewidth=0.8)
@@ -244,7 +301,7 @@ def plot_table(
         frame.attrs["title"] = title
     if not styled:
         return frame
-    styler = frame.style.format(precision=precision, na_rep="–").hide(axis="index")
+    styler = frame.style.format(lambda v: _table_number(v, precision), na_rep="–").hide(axis="index")
     return styler.set_caption(title) if title else styler
 
 
@@ -260,6 +317,18 @@ def _as_uint8_batch(images: ImageBatch) -> Tensor:
     if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
         raise ValueError(f"images must have shape N×C×H×W with C in (1, 3) and N >= 1, got {tuple(images.shape)}")
     return to_uint8(images)
+
+
+def _table_number(value: Any, precision: int) -> str:
+    """One table cell: whole numbers without decimals (a float column with a missing value must not turn 160 into
+    160.000), other floats with ``precision`` decimals, everything else as ``str``."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral) or float(value).is_integer():
+        return f"{int(value):d}"
+    return f"{float(value):.{precision}f}"
 
 
 def _hwc(image: Tensor) -> Any:

@@ -32,7 +32,7 @@ from gancore.latents import (
     sample_latents,
     slerp,
 )
-from gancore.viz import grid_png, show_strip, to_uint8
+from gancore.viz import captioned_grid_png, grid_png, show_strip, to_uint8
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -134,6 +134,11 @@ def render_latent_walk(
     return generate_uint8(gen, walk[::every], gen_kwargs=gen_kwargs)
 
 
+def interpolation_captions(steps: int) -> list[str]:
+    """``t=0.00 … t=1.00``: the position of each image of an interpolation strip of ``steps`` images."""
+    return [f"t={t:.2f}" for t in torch.linspace(0.0, 1.0, steps).tolist()]
+
+
 def interpolation_widget(
     gen: Generator,
     *,
@@ -175,9 +180,10 @@ def interpolation_widget(
     seed_a_box = widgets.IntText(value=seed_a, description="seed A")
     seed_b_box = widgets.IntText(value=seed_b, description="seed B")
     mode_box = widgets.Dropdown(options=list(INTERPOLATION_MODES), value="slerp", description="mode")
-    t_slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t", continuous_update=False)
+    t_slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t", continuous_update=False,
+                                   layout=widgets.Layout(width=SLIDER_WIDTH))
     image_at_t = widgets.Image(format="png", layout=widgets.Layout(width=f"{image_px}px"))
-    strip = widgets.Image(format="png", layout=widgets.Layout(width=f"{min(image_px // 2 * steps, 1024)}px"))
+    strip = widgets.Image(format="png")
     endpoints: dict[str, Tensor] = {}
 
     def refresh_image_at_t(_change: Any = None) -> None:
@@ -191,7 +197,9 @@ def interpolation_widget(
         images = render_interpolation(
             gen, endpoints["a"], endpoints["b"], steps=steps, mode=mode_box.value, gen_kwargs=gen_kwargs
         )
-        strip.value = grid_png(images, nrow=steps)
+        strip.value = captioned_grid_png(
+            images, nrow=steps, labels=interpolation_captions(steps), cell_px=min(96, 900 // steps),
+            title=f"{mode_box.value}: seed {int(seed_a_box.value)} → seed {int(seed_b_box.value)}")
         refresh_image_at_t()
 
     for control in (seed_a_box, seed_b_box, mode_box):
@@ -247,10 +255,7 @@ def latent_interpolation_panel(
     z0 = sample_latents(1, dim, seed=seed_a, truncation=truncation)[0]
     z1 = sample_latents(1, dim, seed=seed_b, truncation=truncation)[0]
     images = render_interpolation(gen, z0, z1, steps=steps, mode=mode, gen_kwargs=gen_kwargs)
-    positions = torch.linspace(0.0, 1.0, steps).tolist()
-    figure = show_strip(
-        images, labels=[f"t={t:.2f}" for t in positions], title=f"{mode}: seed {seed_a} → seed {seed_b}"
-    )
+    figure = show_strip(images, labels=interpolation_captions(steps), title=f"{mode}: seed {seed_a} → seed {seed_b}")
     if interactive is None:
         interactive = _in_kernel() and importlib.util.find_spec("ipywidgets") is not None
     if not interactive:
@@ -269,6 +274,7 @@ def latent_interpolation_panel(
 # ``dim_z``, ``num_classes``, ``class_vector(y)`` and accepts ``G(z, y)`` or ``G(z, class_vec=V)``.
 # ---------------------------------------------------------------------------------------------------------------------
 
+SLIDER_WIDTH = "420px"  # wide enough to set a value by mouse (issue 13: the default track was ~46 px)
 BIGGAN_VIEWS = ("samples", "truncation strip", "latent interpolation", "class interpolation")
 # BigGAN Fig. 2(a): "from left to right, the threshold is set to 2, 1, 0.5, 0.04".
 FIG2_THRESHOLDS: tuple[float, ...] = (2.0, 1.0, 0.5, 0.04)
@@ -417,6 +423,40 @@ def render_biggan_view(
     return images, steps
 
 
+def biggan_view_captions(
+    view: str,
+    *,
+    class_names: Sequence[str],
+    seed: int,
+    label: int,
+    truncation: float | None = None,
+    seed_b: int | None = None,
+    label_b: int | None = None,
+    n: int = 8,
+    thresholds: Sequence[float | None] = FIG2_THRESHOLDS,
+    steps: int = 8,
+    mode: Literal["slerp", "lerp"] = "slerp",
+) -> tuple[list[str], str]:
+    """(column captions, title) of what :func:`render_biggan_view` draws with the same arguments: the threshold of
+    every truncation-strip column, the position t of every interpolation step, and class *names*, not indices."""
+    if view not in BIGGAN_VIEWS:
+        raise ValueError(f"view={view!r} is not one of {BIGGAN_VIEWS}")
+    names = [str(c) for c in class_names]
+    label = _check_label(label, len(names), "label")
+    at = "untruncated" if truncation is None else f"truncation {truncation:g}"
+    positions = [f"t={t:.2f}" for t in torch.linspace(0.0, 1.0, steps).tolist()]
+    if view == "samples":
+        return [f"#{i}" for i in range(min(n, 8))], f"{names[label]}, seed {seed}, {at}"
+    if view == "truncation strip":
+        return ([_threshold_label(t) for t in _check_thresholds(thresholds)],
+                f"{names[label]}, seed {seed}: truncation threshold per column (BigGAN §3.1)")
+    if view == "latent interpolation":
+        seed_b = seed + 1 if seed_b is None else seed_b
+        return positions, f"{names[label]}: {mode} seed {seed} → seed {seed_b} ({at})"
+    label_b = (label + 1) % len(names) if label_b is None else _check_label(label_b, len(names), "label_b")
+    return positions, f"seed {seed}, same z: {names[label]} → {names[label_b]} ({at})"
+
+
 def biggan_explorer(
     G: nn.Module,
     *,
@@ -479,9 +519,11 @@ def biggan_explorer(
     seed_b_box = widgets.BoundedIntText(value=seed_b, min=0, max=2**63 - 1, description="seed B")
     truncate_box = widgets.Checkbox(value=truncation is not None, description="truncate")
     slider_value = 0.5 if truncation is None else truncation
+    # ipywidgets' default slider track is ~46 px next to a long description: too short to set by mouse.
     truncation_slider = widgets.FloatSlider(
         value=slider_value, min=0.02, max=max(_SLIDER_MAX_TRUNCATION, slider_value), step=0.02,
         description="truncation", readout_format=".2f", continuous_update=False,
+        layout=widgets.Layout(width=SLIDER_WIDTH), style={"description_width": "initial"},
     )
     mode_box = widgets.Dropdown(options=list(INTERPOLATION_MODES), value=mode, description="path")
     image = widgets.Image(format="png")
@@ -493,14 +535,13 @@ def biggan_explorer(
         truncation_slider.disabled = current == "truncation strip" or not truncate_box.value
         seed_b_box.disabled = mode_box.disabled = current != "latent interpolation"
         class_b_box.disabled = current != "class interpolation"
-        images, nrow = render_biggan_view(
-            G, view=current, seed=int(seed_box.value), label=int(class_box.value),
-            truncation=float(truncation_slider.value) if truncate_box.value else None,
-            seed_b=int(seed_b_box.value), label_b=int(class_b_box.value), n=n, thresholds=thresholds,
-            steps=steps, mode=mode_box.value,
-        )
-        image.value = grid_png(images, nrow=nrow)
-        image.layout.width = f"{image_px * nrow}px"
+        args = dict(view=current, seed=int(seed_box.value), label=int(class_box.value),
+                    truncation=float(truncation_slider.value) if truncate_box.value else None,
+                    seed_b=int(seed_b_box.value), label_b=int(class_b_box.value), n=n, thresholds=thresholds,
+                    steps=steps, mode=mode_box.value)
+        images, nrow = render_biggan_view(G, **args)
+        captions, title = biggan_view_captions(class_names=class_names, **args)
+        image.value = captioned_grid_png(images, nrow=nrow, labels=captions[:nrow], title=title, cell_px=image_px)
 
     controls = (view_box, class_box, class_b_box, seed_box, seed_b_box, truncate_box, truncation_slider, mode_box)
     for control in controls:
@@ -551,7 +592,7 @@ def biggan_widget_panel(
     seed_b = seed + 1 if seed_b is None else _check_seed(seed_b, "seed_b")
     steps = _check_int(steps, "steps", minimum=2, why=" (both endpoints are included)")
     thresholds = _check_thresholds(thresholds)
-    positions = [f"t={t:.2f}" for t in torch.linspace(0.0, 1.0, steps).tolist()]
+    positions = interpolation_captions(steps)
     at_truncation = "untruncated" if truncation is None else f"truncation {truncation:g}"
 
     strip = render_truncation_strip(G, seed=seed, label=label, thresholds=thresholds)

@@ -3,6 +3,7 @@ reg, R1, EMA start, cross-replica BN, exact resume and the claims table."""
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -258,31 +259,89 @@ def test_evaluated_run_reports_sweep_accuracy_and_spectra(tmp_path):
 
 
 # ---- claims -------------------------------------------------------------------------------------------------------
-def _sweep(fids, iss, ts=(None, 1.0, 0.5, 0.04)):
-    return [{"truncation": t, "fid": f, "is_mean": i} for t, f, i in zip(ts, fids, iss)]
+def _sweep(fids, iss, ts=(None, 1.0, 0.5, 0.04), is_std=0.05):
+    return [{"truncation": t, "fid": f, "is_mean": i, "is_std": is_std} for t, f, i in zip(ts, fids, iss)]
 
 
-@pytest.mark.parametrize("fids, iss, holds", [
-    ([30, 25, 28, 60], [2.0, 2.5, 3.0, 3.5], True),    # IS up, FID dips then rises
-    ([30, 35, 40, 60], [2.0, 2.5, 3.0, 3.5], False),   # FID only worsens
-    ([30, 25, 28, 60], [2.0, 1.8, 1.7, 1.5], False),   # IS falls
-    ([30, 28, 26, 24], [2.0, 2.5, 3.0, 3.5], False),   # FID never turns back up
+@pytest.mark.parametrize("fids, iss, is_std, verdict", [
+    ([30, 25, 28, 60], [2.0, 2.5, 3.0, 3.5], 0.05, "holds"),          # IS up, FID dips then rises
+    ([30, 35, 40, 60], [2.0, 2.5, 3.0, 3.5], 0.05, "does not hold"),  # FID only worsens
+    ([30, 25, 28, 60], [2.0, 1.8, 1.7, 1.5], 0.05, "does not hold"),  # IS falls beyond its split spread
+    ([30, 28, 26, 24], [2.0, 2.5, 3.0, 3.5], 0.05, "does not hold"),  # FID never turns back up
+    ([30, 25, 28, 60], [2.0, 2.1, 2.1, 2.2], 0.3, "within noise"),    # IS rise smaller than its split spread
 ])
-def test_truncation_claim_logic(fids, iss, holds):
-    summary = {"final": {"truncation_sweep": _sweep(fids, iss)}}
+def test_truncation_claim_logic(fids, iss, is_std, verdict):
+    summary = {"final": {"truncation_sweep": _sweep(fids, iss, is_std=is_std)}}
     rows = biggan.claims_table(summary, {})
-    assert rows[0]["holds"] is holds
-    assert [r["holds"] for r in rows[1:3]] == [None, None]  # no claim runs: undecided, not "fails"
+    assert rows[0]["verdict"] == verdict
+    assert rows[0]["holds"] is {"holds": True, "does not hold": False}.get(verdict)
+    # No claim runs: undecided with the reason, never "does not hold".
+    assert [r["holds"] for r in rows[1:3]] == [None, None]
+    assert all(r["verdict"].startswith("not tested: claim runs not done") for r in rows[1:3])
 
 
-def test_claims_from_side_runs():
-    results = {"plain": {"fid": 40.0, "accuracy": 0.5, "iterations": 10},
-               "shared_hier": {"fid": 30.0, "accuracy": 0.7, "iterations": 10, "fid_truncated": 45.0},
-               "shared_hier_ortho": {"fid": 31.0, "accuracy": 0.7, "iterations": 10, "fid_truncated": 33.0}}
-    acc = {"accuracy": 0.9, "per_class_accuracy": [0.9] * 8, "flagged": []}
+def _side_runs(plain, sh, sho):
+    """Claim results over len(plain) seeds: each entry (fid, fid_truncated)."""
+    out = {}
+    for name, runs in (("plain", plain), ("shared_hier", sh), ("shared_hier_ortho", sho)):
+        for k, (fid, fid_t) in enumerate(runs):
+            out[name + ("" if k == 0 else f"@{k}")] = {"fid": fid, "fid_truncated": fid_t, "accuracy": 0.5,
+                                                       "iterations": 10, "seed": k}
+    return out
+
+
+def test_claims_from_side_runs_over_seeds():
+    results = _side_runs(plain=[(40.0, 60.0), (41.0, 61.0)], sh=[(30.0, 45.0), (31.0, 46.0)],
+                         sho=[(31.0, 33.0), (30.0, 32.0)])
+    acc = {"accuracy": 0.9, "per_class_accuracy": [0.9] * 8, "flagged": [], "n_per_class": 128}
     rows = biggan.claims_table({"final": {"class_accuracy": acc}}, results)
+    assert [r["verdict"] for r in rows] == ["not tested: no truncation sweep (needs a shapes run or Inception "
+                                            "weights)", "holds", "holds", "holds"]
     assert [r["holds"] for r in rows] == [None, True, True, True]
-    assert all({"claim", "paper", "this run", "holds"} <= set(r) for r in rows)
+    assert "mean of 2 seeds" in rows[1]["this run"] and "40.5 (plain) vs 30.5" in rows[1]["this run"]
+    assert all({"claim", "paper", "this run", "verdict", "holds"} <= set(r) for r in rows)
+
+
+def test_claims_within_noise_and_not_tested():
+    # FID gap 1.0 below a seed spread of 4.0: within noise, not "holds".
+    results = _side_runs(plain=[(33.0, 50.0), (30.0, 45.0)], sh=[(34.0, 50.0), (30.0, 45.0)],
+                         sho=[(34.0, 50.0), (30.0, 45.0)])
+    rows = biggan.claims_table({}, results)
+    assert rows[1]["verdict"] == "within noise" and rows[1]["holds"] is None
+    assert rows[2]["verdict"] == "within noise"
+    # One seed: no spread, so "not tested" with the reason.
+    one = {k: v for k, v in results.items() if "@" not in k}
+    assert biggan.claims_table({}, one)[1]["verdict"].startswith("not tested: no seed-to-seed spread")
+    # A diverged column: the comparison could not be made.
+    results["shared_hier@1"] = {"diverged": "NaN loss", "seed": 1}
+    rows = biggan.claims_table({}, results)
+    assert rows[1]["verdict"].startswith("not tested: a claim run diverged") and rows[1]["holds"] is None
+    assert rows[3]["verdict"].startswith("not tested: needs the shapes dataset")
+
+
+@pytest.mark.parametrize("accuracy, n_per_class, verdict", [
+    (0.9, 128, "holds"), (0.5, 128, "does not hold"), (0.81, 16, "within noise"), (0.79, 16, "within noise")])
+def test_class_correct_verdict_uses_the_binomial_band(accuracy, n_per_class, verdict):
+    # An independent check of the band: 1.96 * sqrt(p (1 - p) / n) around the 80% bar.
+    n = 8 * n_per_class
+    band = 1.96 * math.sqrt(accuracy * (1 - accuracy) / n)
+    assert (abs(accuracy - 0.8) <= band) == (verdict == "within noise")
+    names = ["circle", "square", "triangle", "cross", "ring", "star", "stripes", "checker"]
+    acc = {"accuracy": accuracy, "per_class_accuracy": [accuracy] * 7 + [0.2], "flagged": [7],
+           "n_per_class": n_per_class}
+    row = biggan.claims_table({"final": {"class_accuracy": acc}, "class_names": names}, {})[3]
+    assert row["verdict"] == verdict
+    assert "worst class checker" in row["this run"] and "flagged: checker" in row["this run"]
+
+
+def test_claim_experiments_repeat_over_seeds(tmp_path):
+    cfg = biggan.load_config(scale="smoke", out_dir=str(tmp_path / "run"), claims_seeds=2, claims_kimg=0.032,
+                             claims_num_images=32)
+    results = biggan.claim_experiments(cfg)
+    assert sorted(results) == sorted(f"{n}{t}" for n in biggan.CLAIM_RUNS for t in ("", "@1"))
+    assert {r["seed"] for r in results.values()} == {cfg.seed, cfg.seed + 1}
+    assert results["plain"]["fid"] != results["plain@1"]["fid"]  # a different seed is a different run
+    assert all(r["iterations"] == results["plain"]["iterations"] for r in results.values())  # equal steps
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -18,6 +18,7 @@ from torch import nn
 from gancore.latents import gaussian_latent_walk, interpolate_latents, sample_latents
 from gancore.widgets import (
     generate_uint8,
+    interpolation_captions,
     interpolation_widget,
     latent_interpolation_panel,
     render_interpolation,
@@ -141,8 +142,14 @@ def test_interpolation_widget_builds_headless_and_callbacks_render(widget_contro
     expected_strip = render_interpolation(
         gen, sample_latents(1, DIM, seed=5)[0], sample_latents(1, DIM, seed=6)[0], steps=steps
     )
-    assert _decode(strip.value).shape[1] == steps * 8 + (steps + 1) * 2
-    np.testing.assert_array_equal(_decode(strip.value)[2:10, 2:10], expected_strip[0].permute(1, 2, 0).numpy())
+    # The strip is a captioned grid: a title line and a t= caption line, then 96 px cells (8 px images ×12).
+    shown = _decode(strip.value)
+    assert shown.shape[1] == steps * 96 + (steps + 1) * 2
+    np.testing.assert_array_equal(shown[38:38 + 96:12, 2:2 + 96:12], expected_strip[0].permute(1, 2, 0).numpy())
+    assert interpolation_captions(steps) == ["t=0.00", "t=0.33", "t=0.67", "t=1.00"]
+    band = shown[18:36].min(axis=2)
+    assert all(band[:, 2 + c * 98 + 20:2 + c * 98 + 76].min() < 100 for c in range(steps))  # text in every column
+    assert int(controls["t"].layout.width.rstrip("px")) >= 400
 
     controls["t"].value = 0.0  # observers run synchronously, so errors in callbacks surface here
     np.testing.assert_array_equal(_decode(image_at_t.value), expected_strip[0].permute(1, 2, 0).numpy())

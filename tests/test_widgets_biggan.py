@@ -23,6 +23,7 @@ from gancore.widgets import (
     FIG2_THRESHOLDS,
     BigGANPanel,
     biggan_explorer,
+    biggan_view_captions,
     biggan_widget_panel,
     render_biggan_view,
     render_class_interpolation,
@@ -234,41 +235,72 @@ def _first_image(images: torch.Tensor) -> np.ndarray:
     return images[0].permute(1, 2, 0).numpy()
 
 
+CELL, PAD, TOP = 96, 2, 36  # captioned_grid_png: 96 px cells (image_px), 2 px padding, title + caption lines
+
+
+def _tile(shown: np.ndarray, col: int, row: int = 0) -> np.ndarray:
+    """Image (row, col) of a captioned widget grid, back at RES: the grid scales each image ×3 (nearest)."""
+    y, x = TOP + PAD + row * (CELL + PAD), PAD + col * (CELL + PAD)
+    return shown[y:y + CELL:CELL // RES, x:x + CELL:CELL // RES]
+
+
 def test_biggan_explorer_builds_and_every_control_rerenders(G: nn.Module, widget_controls) -> None:
     box = biggan_explorer(G, class_names=NAMES, seed=5, label=1, truncation=0.5, n=2, steps=3)
     assert isinstance(box, ipywidgets.VBox)
     controls = widget_controls(box)
     assert controls["class"].options == (("circle", 0), ("square", 1), ("triangle", 2))
-    # The initial grid is the samples view; grid_png pads by 2 px, so image 0 sits at [2:2+RES, 2:2+RES].
     samples = render_class_samples(G, seed=5, label=1, truncation=0.5, n=2)
-    np.testing.assert_array_equal(_shown(box)[2:2 + RES, 2:2 + RES], _first_image(samples))
+    np.testing.assert_array_equal(_tile(_shown(box), 0), _first_image(samples))
     assert controls["seed B"].disabled and controls["class B"].disabled
 
     # Observers run synchronously, so any error in the callback surfaces here.
     controls["truncate"].value = False
     untruncated = render_class_samples(G, seed=5, label=1, truncation=None, n=2)
-    np.testing.assert_array_equal(_shown(box)[2:2 + RES, 2:2 + RES], _first_image(untruncated))
+    np.testing.assert_array_equal(_tile(_shown(box), 0), _first_image(untruncated))
     assert controls["truncation"].disabled
     controls["truncate"].value = True
     controls["truncation"].value = 1.0
     controls["class"].value = 2
     controls["seed"].value = 6
     expected = render_class_samples(G, seed=6, label=2, truncation=1.0, n=2)
-    np.testing.assert_array_equal(_shown(box)[2:2 + RES, 2:2 + RES], _first_image(expected))
+    np.testing.assert_array_equal(_tile(_shown(box), 0), _first_image(expected))
 
     controls["view"].value = "truncation strip"
-    assert _shown(box).shape[1] == 4 * RES + 5 * 2 and controls["truncation"].disabled
+    assert _shown(box).shape[1] == 4 * CELL + 5 * PAD and controls["truncation"].disabled
     controls["view"].value = "latent interpolation"
     assert not controls["seed B"].disabled and not controls["path"].disabled
     controls["path"].value = "lerp"
     controls["seed B"].value = 9
     latent = render_latent_interpolation(G, seed_a=6, seed_b=9, label=2, steps=3, truncation=1.0, mode="lerp")
-    np.testing.assert_array_equal(_shown(box)[2:2 + RES, 4 + RES:4 + 2 * RES], latent[1].permute(1, 2, 0).numpy())
+    np.testing.assert_array_equal(_tile(_shown(box), 1), latent[1].permute(1, 2, 0).numpy())
     controls["view"].value = "class interpolation"
     controls["class B"].value = 0
     classes = render_class_interpolation(G, seed=6, label_a=2, label_b=0, steps=3, truncation=1.0)
     assert not controls["class B"].disabled and controls["seed B"].disabled
-    np.testing.assert_array_equal(_shown(box)[2:2 + RES, 4 + RES:4 + 2 * RES], classes[1].permute(1, 2, 0).numpy())
+    np.testing.assert_array_equal(_tile(_shown(box), 1), classes[1].permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize("view, captions, title", [
+    ("samples", ["#0", "#1"], "square, seed 5, truncation 0.5"),
+    ("truncation strip", ["trunc 2", "trunc 1", "trunc 0.5", "trunc 0.04"], "square, seed 5: truncation threshold"),
+    ("latent interpolation", ["t=0.00", "t=0.50", "t=1.00"], "square: slerp seed 5 → seed 6 (truncation 0.5)"),
+    ("class interpolation", ["t=0.00", "t=0.50", "t=1.00"], "seed 5, same z: square → triangle (truncation 0.5)"),
+])
+def test_every_explorer_view_is_captioned_with_names(G: nn.Module, widget_controls, view, captions, title) -> None:
+    got, got_title = biggan_view_captions(view, class_names=NAMES, seed=5, label=1, truncation=0.5, n=2, steps=3)
+    assert got == captions and got_title.startswith(title)
+    box = biggan_explorer(G, class_names=NAMES, seed=5, label=1, truncation=0.5, n=2, steps=3, view=view)
+    shown = _shown(box)
+    # Text is drawn above every column: each column's caption band holds dark pixels, the band between does not.
+    band = shown[TOP - 18:TOP].min(axis=2)
+    for c in range(len(captions)):
+        assert band[:, PAD + c * (CELL + PAD) + 10:PAD + c * (CELL + PAD) + CELL - 10].min() < 100, c
+    assert shown[:18].min() < 100  # the title line
+
+
+def test_truncation_slider_is_wide_enough_to_drag(G: nn.Module, widget_controls) -> None:
+    slider = widget_controls(biggan_explorer(G, class_names=NAMES))["truncation"]
+    assert int(slider.layout.width.rstrip("px")) >= 400
 
 
 def test_biggan_explorer_starts_untruncated_and_rejects_bad_arguments(G: nn.Module, widget_controls) -> None:

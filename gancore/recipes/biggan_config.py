@@ -72,10 +72,11 @@ class BigGANConfig(RunConfig):
     # ---- the notebook's claim experiments (short runs beside the main one) ----
     claims_kimg: float = 0.0  # length of each Table 1 column run (0: no claim runs)
     claims_num_images: int = 512  # images per truncation point in the claim runs
+    claims_seeds: int = 2  # seeds of each Table 1 column run: their spread is the verdicts' noise band
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
         "standing_stats_batches", "standing_stats_batch_size", "truncations", "claims_kimg", "claims_num_images",
-        "sv_every_kimg", "sv_explode_factor")
+        "claims_seeds", "sv_every_kimg", "sv_explode_factor")
 
     def validate(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -103,6 +104,7 @@ class BigGANConfig(RunConfig):
             check_range(self, name, ge=0)
         check_range(self, "sv_explode_factor", gt=1)
         check_range(self, "claims_num_images", ge=2)
+        check_range(self, "claims_seeds", ge=1)
         if any(not t > 0 for t in self.truncations):
             raise ConfigError(f"truncations={self.truncations} must all be > 0 (the untruncated point is added)")
         bad = [r for r in self.attention_res if r not in (2**k for k in range(3, 10)) or r > self.resolution]

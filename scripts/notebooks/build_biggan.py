@@ -149,7 +149,7 @@ if sweep:
 if trained:
     strip = widgets.render_truncation_strip(G_sample, seed=cfg.seed, label=0, n_per=4,
                                             thresholds=(None, 2.0, 1.0, 0.5, 0.25, 0.04))
-    display(viz.show_grid(strip, nrow=6, title="class 0; columns: none, 2, 1, 0.5, 0.25, 0.04"))
+    display(viz.show_grid(strip, nrow=6, title=f"{data.class_names[0]}; columns: untruncated, τ = 2, 1, 0.5, 0.25, 0.04"))
 ''')
 md(r"""
 ## 7. Does G draw the class it is asked for?
@@ -165,7 +165,8 @@ code('''
 acc = result.summary.get("final", {}).get("class_accuracy") if trained else None
 if acc:
     display(viz.plot_class_accuracy(acc, class_names=data.class_names))
-    print(f"class accuracy {acc['accuracy']:.1%}; flagged classes: {acc.get('flagged') or 'none'}")
+    flagged = [data.class_names[c] for c in acc.get("flagged") or []]
+    print(f"class accuracy {acc['accuracy']:.1%}; flagged classes: {', '.join(flagged) or 'none'}")
 ''')
 md(r"""
 ## 8. Explore: truncation, class picker, latent and class interpolation
