@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import types
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 from gancore.config import ConfigError, coerce_value, resolve
 
@@ -22,7 +22,8 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 #: Parameters every paper notebook declares that are not config fields.
 NOTEBOOK_ONLY = {"overrides", "run_claims"}
 #: Types of the notebook-only parameters, checked like config fields (``-p run_claims maybe`` is an error).
-NOTEBOOK_OPTION_TYPES: dict[str, Any] = {"overrides": dict, "run_claims": bool, "pretrained": Optional[str]}
+NOTEBOOK_OPTION_TYPES: dict[str, Any] = {"overrides": dict, "run_claims": bool, "pretrained": Optional[str],
+                                         "explore": Literal["run", "reference"]}
 
 
 def _user_names(namespace: Mapping[str, Any]) -> dict[str, Any]:

@@ -348,6 +348,20 @@ class Trainer:
         for cb in self.hooks.on_log:
             cb(record)
 
+    def _write_progress(self, rec: dict) -> None:
+        """``progress.json`` beside the log: where training is and its ETA, for watchers such as ``make demo``
+        (a notebook's own progress bar lives in the kernel, where a terminal cannot see it)."""
+        if not self.dist.is_main:
+            return
+        rate = rec["img_s"]
+        eta = max(0, self.total_nimg - self.state.nimg) / rate if rate > 0 else None
+        if self.cfg.max_seconds:  # a time-limited run (ProGAN's equal-time claim run) ends on the clock
+            eta = min(eta if eta is not None else math.inf, max(0.0, self.cfg.max_seconds - self.state.train_seconds))
+        ckpt_io.atomic_write_text(self.out / "progress.json", json.dumps({
+            "paper": self.cfg.paper, "nimg": self.state.nimg, "total_nimg": self.total_nimg,
+            "img_s": round(rate, 2), "eta_s": None if eta is None else round(eta, 1),
+            "res": rec["res"], "phase": rec["phase"], "updated": time.time()}))
+
     def _log_threads(self, message: str | None) -> None:
         if message:
             self.log({"kind": "threads", "step": self.state.step, "nimg": self.state.nimg,
@@ -480,6 +494,7 @@ class Trainer:
                     self.log(rec)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()} | {"res": phase.resolution})
                     self._log_threads(governor.check())
+                    self._write_progress(rec)
                     t_log, n_log = now, self.state.nimg
                 if metric_every and crossed(metric_every) and self.hooks.evaluate is not None and self.dist.is_main:
                     scores = self.hooks.evaluate(self.ema.module, *self.method.schedule.at(self.state.nimg))

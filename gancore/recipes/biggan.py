@@ -506,6 +506,24 @@ def claim_experiments(cfg: BigGANConfig, *, data=None, progress: bool = False) -
     return results
 
 
+def estimate(cfg: BigGANConfig, *, claims: bool = True, num_classes: int = 8) -> "gancore.estimate.Estimate":
+    """Seconds per part of this notebook's training on this machine (:mod:`gancore.estimate`):
+    the main run and, with ``claims``, the Table 1 column runs, from a few measured iterations."""
+    from gancore import estimate as est
+    from gancore.train import pick_device
+
+    device = pick_device(cfg.device)
+    with torch.random.fork_rng(devices=[]), est.thread_policy(cfg, device):
+        threads = torch.get_num_threads()
+        method = BigGANMethod(cfg=cfg, num_classes=num_classes, device=device)
+        rates = est.measure_img_per_s(method, method.schedule.phases, num_classes=num_classes, device=device)
+    parts = {"main run": est.seconds({cfg.resolution: int(cfg.total_kimg * 1000)}, rates)}
+    if claims and cfg.claims_kimg > 0:
+        images = len(CLAIM_RUNS) * cfg.claims_seeds * int(cfg.claims_kimg * 1000)
+        parts["Table 1 columns"] = est.seconds({cfg.resolution: images}, rates)
+    return est.Estimate(parts=parts, img_per_s=rates, threads=threads)
+
+
 def _seeds_of(results: dict[str, dict[str, Any]], name: str) -> list[dict[str, Any]]:
     """The runs of claim column ``name`` over all its seeds (``name``, ``name@1``, …), those that exist."""
     return [r for key, r in results.items() if key == name or key.startswith(name + "@")]

@@ -422,19 +422,63 @@ def claim_experiments(cfg: ProGANConfig, *, progress: bool = False) -> dict[str,
 
     for k in range(cfg.claims_seeds):
         tag = "" if k == 0 else f"@{k}"
-        prog = one("progressive" + tag, progressive=True, stabilize_kimg=cfg.claims_phase_kimg,
-                   fade_kimg=cfg.claims_phase_kimg, total_kimg=0.0, max_seconds=0.0, ablation="", resolution=res,
-                   seed=cfg.seed + k)
+        prog = one("progressive" + tag, **_progressive_claim_changes(cfg, k))
         seconds = prog.get("train_seconds") or 0.0
         if seconds > 0:  # a diverged progressive run leaves no time to match
             one("fixed" + tag, progressive=False, max_seconds=seconds, total_kimg=1e6, ablation="", resolution=res,
                 seed=cfg.seed + k)
+    for name, changes in _row_claim_changes(cfg):
+        one(name, **changes)
+    return results
+
+
+def _progressive_claim_changes(cfg: ProGANConfig, k: int) -> dict[str, Any]:
+    """The Fig. 4 progressive run of seed ``seed + k``: grown to ``claims_resolution`` and to its schedule's end."""
+    return dict(progressive=True, stabilize_kimg=cfg.claims_phase_kimg, fade_kimg=cfg.claims_phase_kimg,
+                total_kimg=0.0, max_seconds=0.0, ablation="", resolution=min(cfg.claims_resolution, cfg.resolution),
+                seed=cfg.seed + k)
+
+
+def _row_claim_changes(cfg: ProGANConfig) -> list[tuple[str, dict[str, Any]]]:
+    """(name, changes) of the Table 1 row runs (d), (e), (f) and (g), row (g) over ``claims_seeds`` seeds."""
+    out = []
     for row in ("d", "e", "f", "g"):
         for k in range(cfg.claims_seeds if row == "g" else 1):
-            one(f"row_{row}" + ("" if k == 0 else f"@{k}"), ablation=row, resolution=res, total_kimg=cfg.claims_kimg,
+            out.append((f"row_{row}" + ("" if k == 0 else f"@{k}"), dict(
+                ablation=row, resolution=min(cfg.claims_resolution, cfg.resolution), total_kimg=cfg.claims_kimg,
                 stabilize_kimg=cfg.claims_kimg / 4, fade_kimg=cfg.claims_kimg / 4, low_capacity=cfg.low_capacity,
-                batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, seed=cfg.seed + k)
-    return results
+                batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, seed=cfg.seed + k)))
+    return out
+
+
+def estimate(cfg: ProGANConfig, *, claims: bool = True) -> "gancore.estimate.Estimate":
+    """Seconds per part of this notebook's training on this machine (:mod:`gancore.estimate`):
+    the main run's schedule plus, with ``claims``, the Fig. 4 pair (the fixed run gets the progressive run's
+    seconds) and the Table 1 rows, from a few measured steps at every resolution."""
+    from gancore import estimate as est
+    from gancore.train import pick_device
+
+    device = pick_device(cfg.device)
+    with torch.random.fork_rng(devices=[]), est.thread_policy(cfg, device):
+        threads = torch.get_num_threads()
+        method = ProGANMethod(cfg=cfg, device=device)
+        rates = est.measure_img_per_s(method, method.schedule.phases, device=device)
+    main = build_schedule(cfg)
+    parts = {"main run": est.seconds(est.images_by_resolution(main, int(cfg.total_kimg * 1000)
+                                                              or main.natural_end_nimg), rates)}
+    if claims:
+        common_ = dict(final_num_images=min(cfg.final_num_images, 512))
+        pair = 0.0
+        for k in range(cfg.claims_seeds):
+            sub = _claim_config(cfg, "progressive", **common_, **_progressive_claim_changes(cfg, k))
+            sched = build_schedule(sub)
+            pair += 2 * est.seconds(est.images_by_resolution(sched, sched.natural_end_nimg), rates)
+        rows = 0.0
+        for name, changes in _row_claim_changes(cfg):
+            sub = _claim_config(cfg, name, **common_, **changes)
+            rows += est.seconds(est.images_by_resolution(build_schedule(sub), int(sub.total_kimg * 1000)), rates)
+        parts.update({"Fig. 4 pair": pair, "Table 1 rows": rows})
+    return est.Estimate(parts=parts, img_per_s=rates, threads=threads)
 
 
 def _seeds_of(results: dict[str, dict[str, Any]], name: str) -> list[dict[str, Any]]:

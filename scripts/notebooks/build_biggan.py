@@ -41,6 +41,7 @@ device: str = "auto"                # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False               # build everything, write config.json + summary.json, train nothing
 table1_row: int = -1                # Table 1 row 0–8: shared/hier/ortho (+ batch, ch at full scale); -1: preset
 run_claims: bool = True             # run the short Table 1 column runs that fill the claims table
+explore: str = "run"                # widgets' model: run (this notebook's) | reference (shipped, trained 2.3× longer)
 pretrained: "Optional[str]" = None  # optional converted BigGAN-deep release file (biggan-deep-128/256/512) for the widgets
 overrides: dict = {}                # any other config field, e.g. {"total_kimg": 40, "r1_gamma": 10.0, "arch": "deep"}
 ''', tags=["parameters"])
@@ -53,11 +54,22 @@ from gancore.recipes import biggan
 from gancore.recipes.biggan_config import BigGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "table1_row",
-           "run_claims", "pretrained", "overrides"]
+           "run_claims", "explore", "pretrained", "overrides"]
 cfg, nb_opts = resolve_notebook_params(BigGANConfig, paper="biggan", namespace=globals(), declared=_PARAMS,
-                                       notebook_only=("pretrained",))
+                                       notebook_only=("explore", "pretrained"))
 print(f"scale={cfg.scale} preset={cfg.preset!r} arch={cfg.arch} resolution={cfg.resolution} ch={cfg.ch} "
       f"batch={cfg.batch_size} (×{cfg.accumulate} micro-batches) device={cfg.device}\\nrun folder: {cfg.out_dir}")
+''')
+md(r"""
+Before anything trains, a few training steps of this run's own networks are timed at every resolution it visits:
+the line below is how long training should take **on this machine** (evaluation adds to it). The presets were
+sized on a CPU with bf16 units; on one without, the reduced run takes several times longer, and the progress bars
+show the live ETA.
+""")
+code('''
+from gancore import estimate
+if estimate.worth_estimating(cfg):
+    print(biggan.estimate(cfg, claims=nb_opts["run_claims"]).text)
 ''')
 md(r"""
 ## 1. Class-conditional data
@@ -174,11 +186,20 @@ Pick a class and a seed, move the truncation slider, interpolate between two lat
 interpolate the **class embeddings** (App. A, Fig. 9). Static strips are always drawn; in JupyterLab the widget is
 live. Pass `-p pretrained /path/biggan-deep-128/pytorch_model.bin` to explore the converted ImageNet BigGAN-deep
 release with the same widgets (section 9).
+
+`-p explore reference` explores the **reference model** that ships with gancore instead of this run's: the same
+reduced networks trained for 8,000 iterations by `scripts/train_reference.py biggan` (its command, config, log and
+metrics ship beside the weights, which are checked against their SHA-256 and loaded with `weights_only=True`). The
+claims table below always comes from this notebook's own run.
 """)
 code('''
-if trained:
+from gancore import references
+ex = references.explorable("biggan", explore=nb_opts["explore"], run_G=G_sample if trained else None, run_cfg=cfg,
+                           class_names=data.class_names if data is not None else None)
+if ex is not None:
+    print(ex.label)
     # label_b defaults to the next class, which exists for any class-conditional dataset (>= 2 classes)
-    panel = widgets.biggan_widget_panel(G_sample, class_names=data.class_names, seed=cfg.seed, label=1)
+    panel = widgets.biggan_widget_panel(ex.G, class_names=ex.class_names, seed=cfg.seed, label=1)
     display(panel.truncation, panel.latent_interpolation, panel.class_interpolation)
     if panel.widget is not None:
         display(panel.widget)

@@ -38,6 +38,7 @@ device: str = "auto"              # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False             # build everything, write config.json + summary.json, train nothing
 ablation: str = ""                # Table 1 row: "" (the paper's final method) | a | b | c | d | e* | e | f | g | h
 run_claims: bool = True           # run the short comparison runs that fill the claims table
+explore: str = "run"              # model of the widgets: run (this notebook's) | reference (shipped, trained 6.7× longer)
 overrides: dict = {}              # any other config field, e.g. {"total_kimg": 20, "inception_weights": "/w/pt_inception.pth"}
 ''', tags=["parameters"])
 code('''
@@ -49,10 +50,22 @@ from gancore.recipes import progan
 from gancore.recipes.progan_config import ProGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "ablation",
-           "run_claims", "overrides"]
-cfg, nb_opts = resolve_notebook_params(ProGANConfig, paper="progan", namespace=globals(), declared=_PARAMS)
+           "run_claims", "explore", "overrides"]
+cfg, nb_opts = resolve_notebook_params(ProGANConfig, paper="progan", namespace=globals(), declared=_PARAMS,
+                                       notebook_only=("explore",))
 print(f"scale={cfg.scale} preset={cfg.preset!r} ablation={cfg.ablation!r} dataset={cfg.dataset} "
       f"resolution={cfg.resolution} device={cfg.device}\\nrun folder: {cfg.out_dir}")
+''')
+md(r"""
+Before anything trains, a few training steps of this run's own networks are timed at every resolution it visits:
+the line below is how long training should take **on this machine** (evaluation adds to it). The presets were
+sized on a CPU with bf16 units; on one without, the reduced run takes several times longer, and the progress bars
+show the live ETA.
+""")
+code('''
+from gancore import estimate
+if estimate.worth_estimating(cfg):
+    print(progan.estimate(cfg, claims=nb_opts["run_claims"]).text)
 ''')
 md(r"""
 ## 1. Data, at every resolution
@@ -185,14 +198,23 @@ md(r"""
 Latents live on the hypersphere, so interpolation is spherical (slerp). The paper's video draws i.i.d. latents per
 frame, blurs them over time with a Gaussian (σ = 45 frames at 60 Hz) and re-normalizes them to the hypersphere
 (§6.2). The static strips below are always drawn; in JupyterLab the widget lets you pick seeds and scrub t.
+
+A few CPU minutes draw blobs, which makes dull interpolations. `-p explore reference` explores the **reference
+model** that ships with gancore instead: the same reduced networks trained 6.7× longer by
+`scripts/train_reference.py progan` (its command, config, log and metrics ship beside the weights, which are
+checked against their SHA-256 and loaded with `weights_only=True`). The claims table below always comes from this
+notebook's own run.
 """)
 code('''
-if trained:
-    gen_kwargs = {"resolution": cfg.resolution}
-    fig, widget = widgets.latent_interpolation_panel(result.G_ema, dim=cfg.latent_dim, gen_kwargs=gen_kwargs,
+from gancore import references
+ex = references.explorable("progan", explore=nb_opts["explore"], run_G=result.G_ema if trained else None, run_cfg=cfg)
+if ex is not None:
+    print(ex.label)
+    gen_kwargs = {"resolution": ex.resolution}
+    fig, widget = widgets.latent_interpolation_panel(ex.G, dim=ex.latent_dim, gen_kwargs=gen_kwargs,
                                                      seed_a=cfg.seed, seed_b=cfg.seed + 1, steps=10)
     display(fig)
-    walk = widgets.render_latent_walk(result.G_ema, num_frames=240, dim=cfg.latent_dim, sigma_frames=45.0,
+    walk = widgets.render_latent_walk(ex.G, num_frames=240, dim=ex.latent_dim, sigma_frames=45.0,
                                       seed=cfg.seed, every=24, gen_kwargs=gen_kwargs)
     display(viz.show_strip(walk, title="Gaussian-smoothed latent walk, every 24th of 240 frames"))
     if widget is not None:

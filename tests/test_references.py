@@ -1,0 +1,90 @@
+"""Reference models (gancore.references, scripts/train_reference.py): export and load round trip, the integrity
+check, clear errors, the notebook's choice of model, and the references gancore ships."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gancore import references
+from gancore.recipes import biggan, progan
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import train_reference  # noqa: E402
+
+RECIPES = {"progan": progan, "biggan": biggan}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Smoke runs of both papers exported as references into a temporary folder: (folder, {paper: run G})."""
+    root = tmp_path_factory.mktemp("refs")
+    out, gens = root / "references", {}
+    for paper, recipe in RECIPES.items():
+        cfg = recipe.load_config(scale="smoke", out_dir=str(root / paper), num_threads=1)
+        run = recipe.run(cfg, progress=False)
+        G = run.sampling_G() if paper == "biggan" else run.G_ema
+        train_reference.export(paper, cfg, run, G, command=f"python scripts/train_reference.py {paper}", dest=out)
+        gens[paper] = G
+    return out, gens
+
+
+@pytest.mark.parametrize("paper", sorted(RECIPES))
+def test_export_and_load_round_trip(exported, paper):
+    folder, gens = exported
+    G, info = references.load_reference(paper, directory=folder)
+    assert not G.training
+    for (k, a), (k2, b) in zip(gens[paper].state_dict().items(), G.state_dict().items()):
+        assert k == k2 and torch.equal(a.cpu(), b), k
+    blob = (folder / f"{paper}.pt").read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == info["sha256"] and len(blob) == info["bytes"]
+    assert set(torch.load(folder / f"{paper}.pt", weights_only=True)) == {"G"}
+    # The manifest says how to reproduce the weights and what they are.
+    assert info["command"] == f"python scripts/train_reference.py {paper}"
+    assert info["config"]["resolution"] == info["trained"]["resolution"] and "out_dir" not in info["config"]
+    assert info["trained"]["kimg"] > 0 and info["trained"]["train_seconds"] > 0 and info["trained"]["cpu"]
+    log = [json.loads(line) for line in (folder / f"{paper}.log.jsonl").read_text().splitlines()]
+    assert log and {r["kind"] for r in log} <= {"train", "metric"}
+    text = references.describe(info)
+    assert f"reference {paper} model" in text and "kimg" in text and info["command"] in text
+
+
+def test_altered_or_truncated_weights_are_refused(exported, tmp_path):
+    folder, _ = exported
+    for name in ("progan.json", "progan.pt"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    blob = bytearray((tmp_path / "progan.pt").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (tmp_path / "progan.pt").write_bytes(bytes(blob))
+    with pytest.raises(references.ReferenceError, match="do not match their manifest"):
+        references.load_reference("progan", directory=tmp_path)
+    (tmp_path / "progan.pt").write_bytes(bytes(blob[:100]))
+    with pytest.raises(references.ReferenceError, match="altered or truncated"):
+        references.load_reference("progan", directory=tmp_path)
+    (tmp_path / "progan.json").write_text("{not json")
+    with pytest.raises(references.ReferenceError, match="unreadable"):
+        references.load_reference("progan", directory=tmp_path)
+
+
+def test_missing_reference_names_the_command(tmp_path):
+    with pytest.raises(references.ReferenceError, match="train_reference.py dggan"):
+        references.load_reference("dggan", directory=tmp_path)
+    assert references.available(directory=tmp_path) == []
+
+
+def test_explorable_picks_the_run_or_the_reference(exported):
+    folder, gens = exported
+    cfg = progan.load_config(scale="smoke")
+    run = references.explorable("progan", explore="run", run_G=gens["progan"], run_cfg=cfg)
+    assert run.G is gens["progan"] and run.latent_dim == cfg.latent_dim and "this notebook's run" in run.label
+    assert references.explorable("progan", explore="run", run_G=None, run_cfg=cfg) is None  # a dry run
+    ref = references.explorable("biggan", explore="reference", run_G=None, run_cfg=None, directory=folder)
+    assert ref.info["paper"] == "biggan" and ref.resolution == 32 and len(ref.class_names) == ref.G.num_classes
+    assert ref.label.startswith("reference biggan model")
+    with pytest.raises(ValueError, match="explore"):
+        references.explorable("progan", explore="refrence", run_G=None, run_cfg=cfg)
