@@ -78,3 +78,16 @@ def test_demo_summary_reports_metrics_and_failures(tmp_path):
     assert "ratio 0.37" in lines and "claim holds: c" in lines and "277,116" in lines
     failed = "\n".join(demo.summarize("progan", tmp_path, 3.0, "PapermillExecutionError: boom"))
     assert "FAILED" in failed and "boom" in failed
+
+
+def test_make_lab_starts_as_root():
+    # Containers run as root, where `jupyter lab` exits at once without --allow-root.
+    import re
+    import subprocess
+
+    recipe = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True).stdout
+    line = [ln for ln in recipe.splitlines() if "jupyter lab" in ln][0]
+    for uid, expect in (("0", True), ("1000", False)):
+        shell = re.sub(r"\S*jupyter lab", "echo jupyter lab", line.replace("$(id -u)", uid))
+        out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True).stdout
+        assert ("--allow-root" in out) == expect, out

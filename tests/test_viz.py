@@ -366,3 +366,46 @@ def test_plot_table_plain_and_styled() -> None:
     assert "Claims" in html and "9.123" in html
     with pytest.raises(ValueError, match="positions \\[1\\]"):
         plot_table([{"a": 1}, 3])  # type: ignore[list-item]
+
+
+def test_plot_table_shows_whole_numbers_without_decimals() -> None:
+    # A column with a missing value turns into floats; its whole numbers must not read 160.000 beside 160.
+    rows = [{"phase": "stab4", "end_nimg": 6000, "lr": 0.0015}, {"phase": "stab32", "end_nimg": None, "lr": 0.5}]
+    html = plot_table(rows, styled=True).to_html()
+    assert ">6000<" in html and "6000.000" not in html and ">0.002<" in html and ">0.500<" in html and "–" in html
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_plot_metric_curves_draws_a_single_record(n: int) -> None:
+    records = [{"kimg": float(k), "swd16": 5.0 + k, "swd32": 7.0 + k} for k in range(n)]
+    fig = plot_metric_curves(records, metrics=["swd16", "swd32"], var_name="level")
+    lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata())]
+    assert len(lines) == 2
+    # One record per series: a line through one point is invisible, so each series carries a marker.
+    assert all((ln.get_marker() not in (None, "None", "")) == (n == 1) for ln in lines)
+
+
+@pytest.mark.parametrize("n, rows, cols", [(3, 1, 3), (10, 1, 10), (12, 2, 10)])
+def test_show_strip_fits_the_notebook_width(n: int, rows: int, cols: int) -> None:
+    from gancore.viz import STRIP_MAX_WIDTH_IN
+
+    fig = show_strip(torch.rand(n, 3, 8, 8), labels=[f"t={i}" for i in range(n)], title="strip")
+    width, _ = fig.get_size_inches()
+    assert width <= STRIP_MAX_WIDTH_IN + 1e-6
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == n and len(fig.axes) == rows * cols
+    # 9-point captions at the figure's own size: nothing is shrunk when the figure fits the cell.
+    assert {ax.title.get_fontsize() for ax in shown} == {9.0}
+
+
+def test_captioned_grid_png_draws_captions_and_title() -> None:
+    from gancore.viz import captioned_grid_png
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8) + 255  # white tiles: only text can be dark
+    plain = np.asarray(Image.open(io.BytesIO(captioned_grid_png(images, nrow=4, cell_px=40))))
+    shown = np.asarray(Image.open(io.BytesIO(captioned_grid_png(images, nrow=4, labels=["a", "b", "c", "d"],
+                                                                  title="title", cell_px=40))))
+    assert plain.shape == (2 + 40 + 2, 4 * 42 + 2, 3) and plain.min() == 255
+    assert shown.shape[0] == plain.shape[0] + 36 and shown[:36].min() < 128
+    with pytest.raises(ValueError, match="column labels"):
+        captioned_grid_png(images, nrow=4, labels=["a"])

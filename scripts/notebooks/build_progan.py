@@ -38,7 +38,7 @@ device: str = "auto"              # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False             # build everything, write config.json + summary.json, train nothing
 ablation: str = ""                # Table 1 row: "" (the paper's final method) | a | b | c | d | e* | e | f | g | h
 run_claims: bool = True           # run the short comparison runs that fill the claims table
-explore: str = "run"              # model of the widgets: run (this notebook's) | reference (shipped, trained 6.7× longer)
+explore: str = "run"              # model of the widgets: run (this notebook's) | reference (shipped, trained 4× longer)
 overrides: dict = {}              # any other config field, e.g. {"total_kimg": 20, "inception_weights": "/w/pt_inception.pth"}
 ''', tags=["parameters"])
 code('''
@@ -200,7 +200,7 @@ frame, blurs them over time with a Gaussian (σ = 45 frames at 60 Hz) and re-nor
 (§6.2). The static strips below are always drawn; in JupyterLab the widget lets you pick seeds and scrub t.
 
 A few CPU minutes draw blobs, which makes dull interpolations. `-p explore reference` explores the **reference
-model** that ships with gancore instead: the same reduced networks trained 6.7× longer by
+model** that ships with gancore instead: the same reduced networks trained 4× longer by
 `scripts/train_reference.py progan` (its command, config, log and metrics ship beside the weights, which are
 checked against their SHA-256 and loaded with `weights_only=True`). The claims table below always comes from this
 notebook's own run.
