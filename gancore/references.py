@@ -51,9 +51,9 @@ def manifest(paper: str, *, directory: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def _config(info: dict[str, Any]):
-    from gancore.recipes import biggan, progan
+    from gancore.recipes import alphagan, biggan, progan
 
-    recipe = {"progan": progan, "biggan": biggan}.get(info["paper"])
+    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan}.get(info["paper"])
     if recipe is None:
         raise ReferenceError(f"reference of paper {info['paper']!r} has no loader")
     # Only the networks are built, so the recorded config is resolved as is (nothing is trained or read).
@@ -83,6 +83,10 @@ def load_reference(paper: str, *, directory: Path = REFERENCE_DIR,
     recipe, cfg = _config(info)
     if info["paper"] == "biggan":
         G, _ = recipe.build_networks(cfg, num_classes=info["config"].get("num_classes") or 8)
+    elif info["paper"] == "alphagan":  # a retrained genotype: the manifest's config names it
+        from gancore.search.genotype import load_genotype
+
+        G, _ = recipe.build_networks(cfg, genotype=load_genotype(cfg.genotype))
     else:
         G, _ = recipe.build_networks(cfg)
     G.load_state_dict(state)

@@ -57,7 +57,8 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
 # Whole-notebook seconds at reduced scale measured in fp32 on the machine the README times (AMD EPYC Zen 3, AVX2
 # only, 2 cores), and the calibration rate measured there; another machine's estimate scales them by its own rate.
 MEASURED_SECONDS = {"dggan": 294.0, "alphagan": 403.0}
-CALIBRATION_IMG_S = 60.0  # progan.estimate's rate at 32² (fade step, fp32, 2 threads) on that machine, idle
+# progan.estimate's rate at 32² (a fade step, fp32, 2 threads) on that machine, idle: 49.6 and 52.9 in two tries.
+CALIBRATION_IMG_S = 51.0
 
 
 def estimate_seconds(stem: str, scale: str) -> tuple[float | None, str]:

@@ -2,6 +2,7 @@
 
     python scripts/train_reference.py progan     # papers/progan/reduced-reference.yaml
     python scripts/train_reference.py biggan     # papers/biggan/reduced-reference.yaml
+    python scripts/train_reference.py alphagan   # papers/alphagan/reduced-reference.yaml (retrain of alphaGAN(s))
 
 The run trains under the usual run contract in ``runs/reference-<paper>`` (rerunning resumes it; a finished run is
 not retrained), then writes three files:
@@ -25,6 +26,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,22 +51,27 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def train(paper: str, out_dir: Path):
-    from gancore.recipes import biggan, progan
+def train(paper: str, out_dir: Path, *, scale: str = "reduced", preset: str = REFERENCE_PRESET,
+          progress: bool = True, **overrides: Any) -> tuple[Any, dict, Any, Path]:
+    """Train (or resume) the reference run: (config, summary, generator to ship, training log)."""
+    from gancore.recipes import alphagan, biggan, progan
 
-    recipe = {"progan": progan, "biggan": biggan}[paper]
-    cfg = recipe.load_config(scale="reduced", preset=REFERENCE_PRESET, out_dir=str(out_dir))
-    result = recipe.run(cfg, progress=True, evaluate=True)
+    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan}[paper]
+    cfg = recipe.load_config(scale=scale, preset=preset, out_dir=str(out_dir), **overrides)
+    result = recipe.run(cfg, progress=progress, evaluate=True)
+    if paper == "alphagan":  # a retrain of a published genotype: its G, log and iteration count live in retrain/
+        summary = {**result.summary, "iterations_done": result.retrain.summary.get("iterations_done")}
+        return cfg, summary, result.retrain.G_ema, out_dir / "retrain" / "log.jsonl"
     G = result.sampling_G() if paper == "biggan" else result.G_ema
-    return cfg, result, G
+    return cfg, result.summary, G, out_dir / "log.jsonl"
 
 
-def export(paper: str, cfg, result, G, *, command: str, dest: Path = REFERENCE_DIR) -> dict:
+def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, dest: Path = REFERENCE_DIR) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"G": {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}}, buffer)
     weights = buffer.getvalue()
-    s = result.summary
+    s = summary
     final = s.get("final", {})
     metrics = {k: final[k] for k in _METRIC_KEYS if k in final}
     if "class_accuracy" in final:
@@ -89,7 +96,7 @@ def export(paper: str, cfg, result, G, *, command: str, dest: Path = REFERENCE_D
     }
     atomic_write_bytes(dest / f"{paper}.pt", weights)
     atomic_write_text(dest / f"{paper}.json", json.dumps(manifest, indent=1, default=str) + "\n")
-    log = Path(cfg.out_dir, "log.jsonl").read_text().splitlines()
+    log = Path(log_path).read_text().splitlines()
     keep = [line for line in log if json.loads(line).get("kind") in ("train", "metric")]
     atomic_write_text(dest / f"{paper}.log.jsonl", "".join(line + "\n" for line in keep))
     return manifest
@@ -101,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs", help="parent folder of the run folder reference-<paper>")
     args = ap.parse_args(argv)
     out_dir = (ROOT / args.out / f"reference-{args.paper}").resolve()
-    cfg, result, G = train(args.paper, out_dir)
+    cfg, summary, G, log_path = train(args.paper, out_dir)
     command = f"python scripts/train_reference.py {args.paper}"
-    manifest = export(args.paper, cfg, result, G, command=command)
+    manifest = export(args.paper, cfg, summary, G, log_path=log_path, command=command)
     print(json.dumps({k: manifest[k] for k in ("file", "sha256", "bytes", "trained", "metrics")}, indent=1,
                      default=str))
     return 0
 
 
-REFERENCE_PRESET_PAPERS = ("progan", "biggan")
+REFERENCE_PRESET_PAPERS = ("progan", "biggan", "alphagan")
 
 if __name__ == "__main__":
     sys.exit(main())

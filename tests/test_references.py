@@ -11,13 +11,15 @@ import pytest
 import torch
 
 from gancore import references
-from gancore.recipes import biggan, progan
+from gancore.recipes import alphagan, biggan, progan
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_reference  # noqa: E402
 
-RECIPES = {"progan": progan, "biggan": biggan}
+RECIPES = {"progan": progan, "biggan": biggan, "alphagan": alphagan}
+# alphaGAN's reference is a retrain of a published genotype, whose G and log live in the run's retrain/ folder.
+SMOKE = {"alphagan": dict(mode="retrain", genotype="alphagan_s")}
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +27,11 @@ def exported(tmp_path_factory):
     """Smoke runs of both papers exported as references into a temporary folder: (folder, {paper: run G})."""
     root = tmp_path_factory.mktemp("refs")
     out, gens = root / "references", {}
-    for paper, recipe in RECIPES.items():
-        cfg = recipe.load_config(scale="smoke", out_dir=str(root / paper), num_threads=1)
-        run = recipe.run(cfg, progress=False)
-        G = run.sampling_G() if paper == "biggan" else run.G_ema
-        train_reference.export(paper, cfg, run, G, command=f"python scripts/train_reference.py {paper}", dest=out)
+    for paper in RECIPES:
+        cfg, summary, G, log = train_reference.train(paper, root / paper, scale="smoke", preset="", progress=False,
+                                                     num_threads=1, **SMOKE.get(paper, {}))
+        train_reference.export(paper, cfg, summary, G, log_path=log,
+                               command=f"python scripts/train_reference.py {paper}", dest=out)
         gens[paper] = G
     return out, gens
 
@@ -88,3 +90,25 @@ def test_explorable_picks_the_run_or_the_reference(exported):
     assert ref.label.startswith("reference biggan model")
     with pytest.raises(ValueError, match="explore"):
         references.explorable("progan", explore="refrence", run_G=None, run_cfg=cfg)
+
+
+@pytest.mark.parametrize("paper", ["progan", "biggan", "alphagan"])
+def test_shipped_reference_loads_and_draws(paper):
+    assert paper in references.available(), f"gancore ships no {paper} reference"
+    G, info = references.load_reference(paper)
+    assert info["preset"] == references.REFERENCE_PRESET and info["scale"] == "reduced"
+    assert (references.REFERENCE_DIR / f"{paper}.log.jsonl").stat().st_size > 0
+    z = torch.randn(4, info["config"].get("latent_dim") or info["config"]["dim_z"])
+    inputs = {"progan": dict(resolution=info["config"]["resolution"]), "biggan": dict(y=torch.arange(4))}
+    with torch.no_grad():
+        x = G(z, **inputs.get(paper, {}))
+    assert x.shape == (4, 3, info["config"]["resolution"], info["config"]["resolution"])
+    assert torch.isfinite(x).all()
+    # What the notebook prints beside the widgets: what was trained, how long, where, and how to reproduce it.
+    label = references.describe(info)
+    assert f"{info['trained']['kimg']:.0f} kimg" in label and info["command"] in label and "min of training" in label
+
+
+def test_shipped_references_stay_small():
+    total = sum(p.stat().st_size for p in references.REFERENCE_DIR.iterdir())
+    assert total < 8 * 2**20, f"gancore/references holds {total / 2**20:.1f} MiB"

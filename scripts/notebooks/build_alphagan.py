@@ -44,6 +44,7 @@ seed: int = 0                       # seeds init, α, the data split and order, 
 device: str = "auto"                # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False               # build everything, write config.json + summary.json, train nothing
 run_claims: bool = True             # run the control search and the random-genotype retrains of the claims table
+explore: str = "run"                # widget's model: run (this notebook's retrained G) | reference (shipped, 20× longer)
 overrides: dict = {}                # any other config field, e.g. {"relaxation": "gumbel", "warmup": True, "epochs": 20}
 ''', tags=["parameters"])
 code('''
@@ -55,8 +56,9 @@ from gancore.recipes import alphagan, alphagan_claims as claims, alphagan_report
 from gancore.recipes.alphagan_config import AlphaGANConfig
 
 _PARAMS = ["scale", "preset", "mode", "genotype", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run",
-           "run_claims", "overrides"]
-cfg, nb_opts = resolve_notebook_params(AlphaGANConfig, paper="alphagan", namespace=globals(), declared=_PARAMS)
+           "run_claims", "explore", "overrides"]
+cfg, nb_opts = resolve_notebook_params(AlphaGANConfig, paper="alphagan", namespace=globals(), declared=_PARAMS,
+                                       notebook_only=("explore",))
 print(f"scale={cfg.scale} mode={cfg.mode} genotype={cfg.genotype or '(searched)'} resolution={cfg.resolution} "
       f"G/D channels {cfg.g_channels}/{cfg.d_channels}; K={cfg.epochs} T={cfg.weight_steps} R={cfg.worst_steps} "
       f"S={cfg.arch_steps}; device={cfg.device}\\nrun folder: {cfg.out_dir}")
@@ -209,11 +211,19 @@ if table:
 md(r"""
 ## 11. Explore the retrained generator
 Interpolate between two latents (slerp) of the retrained G. The static strip is always drawn; in JupyterLab the
-widget is live.
+widget is live. A 120-iteration retrain draws noise, so `-p explore reference` explores the **reference model**
+that ships with gancore instead: the published alphaGAN(s) genotype retrained with the same reduced nets for 2,400
+iterations by `scripts/train_reference.py alphagan` (command, config, log and metrics ship beside the weights,
+which are checked against their SHA-256 and loaded with `weights_only=True`). The claims table always comes from
+this notebook's own run.
 """)
 code('''
-if trained and result.retrain is not None:
-    strip, explorer = widgets.latent_interpolation_panel(result.retrain.G_ema, dim=cfg.dim_z, seed_a=cfg.seed,
+from gancore import references
+run_G = result.retrain.G_ema if trained and result.retrain is not None else None
+ex = references.explorable("alphagan", explore=nb_opts["explore"], run_G=run_G, run_cfg=cfg)
+if ex is not None:
+    print(ex.label)
+    strip, explorer = widgets.latent_interpolation_panel(ex.G, dim=ex.latent_dim, seed_a=cfg.seed,
                                                          seed_b=cfg.seed + 1, steps=8)
     display(strip)
     if explorer is not None:
