@@ -7,6 +7,7 @@ Each notebook runs at the given scale (reduced by default) on the embedded shape
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import threading
@@ -61,6 +62,14 @@ MEASURED_SECONDS = {"dggan": 294.0, "alphagan": 403.0}
 CALIBRATION_IMG_S = 51.0
 
 
+@functools.lru_cache(maxsize=None)
+def _calibration_img_s(scale: str) -> float:
+    """This machine's rate at the calibration point (measured once per demo, shared by the search notebooks)."""
+    from gancore.recipes import progan
+
+    return max(progan.estimate(progan.load_config(scale=scale), claims=False).img_per_s.items())[1]
+
+
 def estimate_seconds(stem: str, scale: str) -> tuple[float | None, str]:
     """(seconds, how) a notebook should take here: ProGAN and BigGAN from steps of their own networks measured now
     (training only), the search notebooks from their measured time scaled by this machine's speed."""
@@ -72,7 +81,7 @@ def estimate_seconds(stem: str, scale: str) -> tuple[float | None, str]:
         recipe = {"progan": progan, "biggan": biggan}[stem]
         return recipe.estimate(recipe.load_config(scale=scale)).total, "its training, from steps measured here"
     if stem in MEASURED_SECONDS:
-        rate = max(progan.estimate(progan.load_config(scale=scale), claims=False).img_per_s.items())[1]
+        rate = _calibration_img_s(scale)
         return (MEASURED_SECONDS[stem] * CALIBRATION_IMG_S / rate,
                 f"{MEASURED_SECONDS[stem]:.0f} s on the README's CPU × its speed / this one's")
     return None, "no estimate for this notebook"

@@ -87,7 +87,7 @@ def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, d
         "trained": {"kimg": s.get("kimg"), "iterations": s.get("iterations_done"),
                     "train_seconds": s.get("train_seconds"), "img_per_s": s.get("img_per_s"),
                     "resolution": cfg.resolution, "cpu": cpu_name(), "threads": cfg.num_threads,
-                    "precision": "fp32", "torch": torch.__version__,
+                    "precision": getattr(cfg, "precision", "fp32"), "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d", time.gmtime())},
         "metrics": metrics, "initial": {k: v for k, v in (s.get("initial") or {}).items() if k in _METRIC_KEYS},
         "params_G": sum(p.numel() for p in G.parameters()),

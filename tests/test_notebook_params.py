@@ -59,3 +59,24 @@ def test_bad_parameter_values(kw, match, monkeypatch):
     monkeypatch.delenv("GANCORE_SCALE", raising=False)
     with pytest.raises(ConfigError, match=match):
         _resolve(_ns(**kw))
+
+
+def test_explore_option_is_checked_before_anything_trains(monkeypatch):
+    monkeypatch.delenv("GANCORE_SCALE", raising=False)
+    declared = DECLARED + ["explore"]
+
+    def resolve(value):
+        return resolve_notebook_params(ProGANConfig, paper="progan", namespace=_ns(explore=value), declared=declared,
+                                       notebook_only=("explore",))
+
+    assert resolve("reference")[1]["explore"] == "reference"
+    with pytest.raises(ConfigError, match=r"explore='refrence' is not valid \(did you mean 'reference'\?\)"):
+        resolve("refrence")
+
+
+@pytest.mark.parametrize("paper", ["progan", "biggan"])
+def test_claims_seeds_below_one_is_refused(paper):
+    from gancore.recipes import biggan, progan
+
+    with pytest.raises(ConfigError, match="claims_seeds=0"):
+        {"progan": progan, "biggan": biggan}[paper].load_config(scale="smoke", claims_seeds=0)
