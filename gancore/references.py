@@ -51,9 +51,9 @@ def manifest(paper: str, *, directory: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def _config(info: dict[str, Any]):
-    from gancore.recipes import alphagan, biggan, progan
+    from gancore.recipes import alphagan, biggan, dggan, progan
 
-    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan}.get(info["paper"])
+    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan, "dggan": dggan}.get(info["paper"])
     if recipe is None:
         raise ReferenceError(f"reference of paper {info['paper']!r} has no loader")
     # Only the networks are built, so the recorded config is resolved as is (nothing is trained or read).
@@ -87,6 +87,14 @@ def load_reference(paper: str, *, directory: Path = REFERENCE_DIR,
         from gancore.search.genotype import load_genotype
 
         G, _ = recipe.build_networks(cfg, genotype=load_genotype(cfg.genotype))
+    elif info["paper"] == "dggan":  # a grown architecture: the manifest keeps the spec the search arrived at
+        from gancore.models.dggan import ArchSpec, build
+
+        try:
+            G, _ = build(ArchSpec.from_dict(info["search"]["spec"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ReferenceError(f"reference manifest {directory / (info['paper'] + '.json')} has no usable "
+                                 f"architecture spec: {e}") from None
     else:
         G, _ = recipe.build_networks(cfg)
     G.load_state_dict(state)
@@ -96,15 +104,23 @@ def load_reference(paper: str, *, directory: Path = REFERENCE_DIR,
 def describe(info: dict[str, Any]) -> str:
     """One line for the notebook: what was trained, how long, on what, and its metrics."""
     t, m = info["trained"], info["metrics"]
+    # A DGGAN reference's time includes the search that found its architecture and the baseline beside it.
+    spent = "search and training" if info.get("search") else "training"
     parts = [f"reference {info['paper']} model ({info['scale']}-{info['preset']} preset, "
              f"{info['params_G']:,} G parameters): {t['kimg']:.0f} kimg"
              + (f" / {t['iterations']:,} iterations" if t.get("iterations") else "")
-             + f" at {t['resolution']}² in {t['train_seconds'] / 60:.0f} min of training on {t['threads']} thread"
+             + f" at {t['resolution']}² in {t['train_seconds'] / 60:.0f} min of {spent} on {t['threads']} thread"
              f"{'s' if (t.get('threads') or 1) > 1 else ''} of {t['cpu']} ({t['precision']})"]
     if m.get("class_accuracy") is not None:
         parts.append(f"class-correct {m['class_accuracy']:.1%}")
     if m.get("fid") is not None:
         parts.append(f"shapes-FID {m['fid']:.1f}")
+    search = info.get("search") or {}
+    if search.get("history") is not None:  # DGGAN: what the search grew, and the baseline trained alike
+        grown = " → ".join(search["history"]) or "nothing"
+        parts[0] += f", found by a {search['steps']}-step search over {search['candidates']} candidates ({grown})"
+        if search.get("baseline_fid") is not None:
+            parts.append(f"symmetric baseline trained alike: shapes-FID {search['baseline_fid']:.1f}")
     if m.get("swd_avg") is not None:
         parts.append(f"avg SWD×10³ {m['swd_avg']:.1f}")
     if m.get("ms_ssim") is not None:

@@ -3,6 +3,7 @@
     python scripts/train_reference.py progan     # papers/progan/reduced-reference.yaml
     python scripts/train_reference.py biggan     # papers/biggan/reduced-reference.yaml
     python scripts/train_reference.py alphagan   # papers/alphagan/reduced-reference.yaml (retrain of alphaGAN(s))
+    python scripts/train_reference.py dggan      # papers/dggan/reduced-reference.yaml (the reduced search, final 25×)
 
 The run trains under the usual run contract in ``runs/reference-<paper>`` (rerunning resumes it; a finished run is
 not retrained), then writes three files:
@@ -54,16 +55,39 @@ def cpu_name() -> str:
 def train(paper: str, out_dir: Path, *, scale: str = "reduced", preset: str = REFERENCE_PRESET,
           progress: bool = True, **overrides: Any) -> tuple[Any, dict, Any, Path]:
     """Train (or resume) the reference run: (config, summary, generator to ship, training log)."""
-    from gancore.recipes import alphagan, biggan, progan
+    from gancore.recipes import alphagan, biggan, dggan, progan
 
-    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan}[paper]
+    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan, "dggan": dggan}[paper]
     cfg = recipe.load_config(scale=scale, preset=preset, out_dir=str(out_dir), **overrides)
+    if paper == "dggan":
+        return (cfg, *_dggan_reference(recipe.run(cfg, progress=progress)))
     result = recipe.run(cfg, progress=progress, evaluate=True)
     if paper == "alphagan":  # a retrain of a published genotype: its G, log and iteration count live in retrain/
         summary = {**result.summary, "iterations_done": result.retrain.summary.get("iterations_done")}
         return cfg, summary, result.retrain.G_ema, out_dir / "retrain" / "log.jsonl"
     G = result.sampling_G() if paper == "biggan" else result.G_ema
     return cfg, result.summary, G, out_dir / "log.jsonl"
+
+
+def _dggan_reference(result) -> tuple[dict, Any, Path]:
+    """A DGGAN search ships its final G (the best architecture at the top resolution, trained longer, Alg. 1's
+    last line). Its architecture was grown, not configured, so the manifest keeps the spec that rebuilds it, and
+    the symmetric baseline trained alike gives its FID beside it."""
+    records, s = result.records(), result.summary
+    final = records.get("final")
+    if not final or final.get("status") != "complete":
+        raise RuntimeError(f"the search in {result.out_dir} trained no final model ({s.get('final_info')}); "
+                           "a reference needs final_iterations > 0 and a complete final run")
+    base = records.get("baseline/final") or {}
+    summary = {"kimg": final["kimg"], "iterations_done": final["iterations"],
+               # the whole cost of the model: the search that found it, the baseline, and the final pair
+               "train_seconds": s["train_seconds"], "img_per_s": final.get("img_per_s"),
+               "final": {"fid": final["fid"]},
+               "search": {"cid": final["cid"], "history": final.get("history"), "spec": final["spec"],
+                          "steps": s.get("steps"), "candidates": s.get("candidates"),
+                          "stop_reason": s.get("stop_reason"), "baseline_fid": base.get("fid"),
+                          "baseline_cid": base.get("cid"), "final_seconds": final.get("train_seconds")}}
+    return summary, result.load_generator("final"), result.out_dir / "final" / "log.jsonl"
 
 
 def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, dest: Path = REFERENCE_DIR) -> dict:
@@ -92,6 +116,7 @@ def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, d
         "metrics": metrics, "initial": {k: v for k, v in (s.get("initial") or {}).items() if k in _METRIC_KEYS},
         "params_G": sum(p.numel() for p in G.parameters()),
         "class_names": list(s.get("class_names") or []),
+        **({"search": s["search"]} if "search" in s else {}),
         "config": {k: v for k, v in cfg.to_dict().items() if k != "out_dir"},
     }
     atomic_write_bytes(dest / f"{paper}.pt", weights)
@@ -116,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-REFERENCE_PRESET_PAPERS = ("progan", "biggan", "alphagan")
+REFERENCE_PRESET_PAPERS = ("progan", "biggan", "alphagan", "dggan")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -89,6 +89,25 @@ def test_a_child_inherits_every_shared_tensor_and_the_ema_from_its_parent(tmp_pa
         assert int(trainer.ema.n_averaged) == 1  # it goes on averaging instead of copying the child's G
 
 
+def test_final_lr_and_ema_apply_to_the_final_pair_only(tmp_path):
+    # The search's candidates keep lr and ema_decay (their FIDs steer the search); the final model and the baseline
+    # trained alike get final_lr and final_ema_decay. At EMA 0 the average is the last G itself: it took effect.
+    cfg = tiny(tmp_path, max_steps=1, final_lr=0.0021, final_ema_decay=0.0)
+    dggan.run(cfg, progress=False)
+    out = Path(cfg.out_dir)
+    saved = {key: json.loads((out / key / "config.json").read_text())
+             for key in SearchState.load(out / "search_state.json").records}
+    for key in ("final", "baseline/final"):
+        assert (saved[key]["lr"], saved[key]["ema_decay"]) == (0.0021, 0.0), key
+    others = {(c["lr"], c["ema_decay"]) for k, c in saved.items() if not k.endswith("final")}
+    assert others == {(cfg.lr, cfg.ema_decay)} and cfg.ema_decay > 0 and cfg.lr != 0.0021
+    ck = cand.parent_checkpoint(out / "final")
+    for name, p in ck["G"].items():
+        assert torch.equal(ck["G_ema"][f"module.{name}"], p), name
+    # Unset, the final pair trains as the search's candidates do.
+    assert tiny(tmp_path, name="plain").final_training() == {}
+
+
 class Crash(BaseException):
     pass
 
@@ -190,6 +209,8 @@ def test_a_changed_search_config_is_refused_and_restart_moves_the_old_search_asi
     ({"workers": 2}, "executor='ray'"),
     ({"extractor": "inception"}, "inception_weights"),  # FID is the search's feedback: no weights, no search
     ({"base_resolution": 12}, "power of two"),
+    ({"final_ema_decay": 1.0}, "final_ema_decay"),
+    ({"final_lr": 0.0}, "final_lr"),
 ])
 def test_bad_search_settings_are_clear_errors(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):

@@ -21,7 +21,7 @@ def _execute(nb: Path, out: Path, **params):
 
 # Notebooks whose widgets can explore a shipped reference model: papermill runs them with it (nbval keeps the
 # default, the notebook's own run), so both paths of the widget section execute.
-WITH_REFERENCE = {"progan", "biggan", "alphagan"}
+WITH_REFERENCE = {"progan", "biggan", "alphagan", "dggan"}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

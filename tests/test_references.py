@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from gancore import references
-from gancore.recipes import alphagan, biggan, progan
+from gancore.recipes import alphagan, biggan, dggan, progan
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_reference  # noqa: E402
 
-RECIPES = {"progan": progan, "biggan": biggan, "alphagan": alphagan}
+RECIPES = {"progan": progan, "biggan": biggan, "alphagan": alphagan, "dggan": dggan}
 # alphaGAN's reference is a retrain of a published genotype, whose G and log live in the run's retrain/ folder.
 SMOKE = {"alphagan": dict(mode="retrain", genotype="alphagan_s")}
 
@@ -76,6 +76,8 @@ def test_altered_or_truncated_weights_are_refused(exported, tmp_path):
 def test_missing_reference_names_the_command(tmp_path):
     with pytest.raises(references.ReferenceError, match="train_reference.py dggan"):
         references.load_reference("dggan", directory=tmp_path)
+    with pytest.raises(references.ReferenceError, match="train_reference.py alphagan"):
+        references.load_reference("alphagan", directory=tmp_path)
     assert references.available(directory=tmp_path) == []
 
 
@@ -92,7 +94,27 @@ def test_explorable_picks_the_run_or_the_reference(exported):
         references.explorable("progan", explore="refrence", run_G=None, run_cfg=cfg)
 
 
-@pytest.mark.parametrize("paper", ["progan", "biggan", "alphagan"])
+def test_dggan_reference_rebuilds_the_grown_architecture(exported, tmp_path):
+    """The grown G is rebuilt from the manifest's spec (not from the config, which names no architecture); a
+    manifest whose spec is lost is refused with the reason."""
+    folder, gens = exported
+    G, info = references.load_reference("dggan", directory=folder)
+    search = info["search"]
+    assert search["spec"]["g"] and search["cid"].startswith("base") and search["steps"] >= 1
+    assert search["history"] == [part for part in search["cid"].split("+")[1:]]
+    assert sum(p.numel() for p in G.parameters()) == info["params_G"] == sum(p.numel() for p in gens["dggan"].parameters())
+    label = references.describe(info)
+    assert f"{search['steps']}-step search over {search['candidates']} candidates" in label
+    assert "symmetric baseline trained alike" in label and "min of search and training" in label
+    broken = {**info, "search": {k: v for k, v in search.items() if k != "spec"}}
+    for name in ("dggan.pt",):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "dggan.json").write_text(json.dumps(broken))
+    with pytest.raises(references.ReferenceError, match="no usable architecture spec"):
+        references.load_reference("dggan", directory=tmp_path)
+
+
+@pytest.mark.parametrize("paper", ["progan", "biggan", "alphagan", "dggan"])
 def test_shipped_reference_loads_and_draws(paper):
     assert paper in references.available(), f"gancore ships no {paper} reference"
     G, info = references.load_reference(paper)
@@ -106,7 +128,8 @@ def test_shipped_reference_loads_and_draws(paper):
     assert torch.isfinite(x).all()
     # What the notebook prints beside the widgets: what was trained, how long, where, and how to reproduce it.
     label = references.describe(info)
-    assert f"{info['trained']['kimg']:.0f} kimg" in label and info["command"] in label and "min of training" in label
+    assert f"{info['trained']['kimg']:.0f} kimg" in label and info["command"] in label
+    assert ("min of search and training" if paper == "dggan" else "min of training") in label
 
 
 def test_shipped_references_stay_small():

@@ -116,8 +116,8 @@ class Search:
 
     # ---- jobs ------------------------------------------------------------------------------------------------
     def job(self, *, key: str, cid: str, parent: str, action: str, spec: ArchSpec, seed: int,
-            parent_key: str = "", iterations: int | None = None, fid_images: int | None = None
-            ) -> tuple[str, CandidateConfig]:
+            parent_key: str = "", iterations: int | None = None, fid_images: int | None = None,
+            training: dict[str, Any] | None = None) -> tuple[str, CandidateConfig]:
         cfg = self.cfg
         ccfg = candidate_config(
             cfg, cid=cid, parent=parent, action=action, spec=spec.to_dict(), out_dir=str(self.out / key),
@@ -125,7 +125,7 @@ class Search:
             iterations=iterations or cfg.candidate_iterations, metrics_cache=str(self.out / ".metrics-cache"),
             metrics_key=metrics_key(cfg), progress=cfg.progress and cfg.executor == "local",
             ckpt_every_kimg=cfg.ckpt_every_kimg, sample_every_kimg=1e9,
-            fid_num_images=fid_images or cfg.fid_num_images)
+            fid_num_images=fid_images or cfg.fid_num_images, **(training or {}))
         return key, ccfg
 
     def run_jobs(self, jobs: list[tuple[str, CandidateConfig]]) -> None:
@@ -333,11 +333,12 @@ class Search:
             base_key = self.depth_key(cfg.resolution, depth)
         jobs = [self.job(key="final", cid=best, parent=best, action="", spec=self.spec_of(best), seed=cfg.seed + 7,
                          parent_key=f"candidates/{best}", iterations=cfg.final_iterations,
-                         fid_images=cfg.final_num_images)]
+                         fid_images=cfg.final_num_images, training=cfg.final_training())]
         if self.state.records.get(base_key, {}).get("status") == "complete":
             jobs.append(self.job(key="baseline/final", cid=base_cid, parent=base_cid, action="",
                                  spec=self.spec_of(base_cid), seed=cfg.seed + 7, parent_key=base_key,
-                                 iterations=cfg.final_iterations, fid_images=cfg.final_num_images))
+                                 iterations=cfg.final_iterations, fid_images=cfg.final_num_images,
+                                 training=cfg.final_training()))
         self.run_jobs(jobs)
         return {"note": note, "best": best}
 

@@ -78,6 +78,10 @@ class DGGANConfig(RunConfig):
     # paper: the baseline after its ProGAN stages up to that resolution) or "depth" (gancore: the baseline at that
     # resolution trained as long in total as the candidate's lineage, one more candidate length per action)
     final_iterations: int = 200000  # the final architecture (and the baseline's) trained this much longer
+    # The final pair's lr and G EMA (None: lr, ema_decay). A search whose candidates train a few hundred steps needs
+    # a large step and a short average (the reduced preset); a long final training can go back to the paper's.
+    final_lr: Optional[float] = None
+    final_ema_decay: Optional[float] = None
     fid_num_images: int = 10000  # generated images per candidate FID (the search's feedback)
     # ---- executors ----
     executor: Literal["local", "ray"] = "local"  # local: one candidate after another in this process
@@ -89,7 +93,7 @@ class DGGANConfig(RunConfig):
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
         "executor", "ray_address", "workers", "gpus_per_candidate", "progress", "final_iterations",
-        "prune_checkpoints")
+        "final_lr", "final_ema_decay", "prune_checkpoints")
 
     def action_set(self) -> list[Action]:
         """The actions of this search, in canonical order."""
@@ -123,6 +127,10 @@ class DGGANConfig(RunConfig):
             check_range(self, name, ge=0)
         for name in ("beta1", "beta2", "ema_decay"):
             check_range(self, name, ge=0, lt=1)
+        if self.final_lr is not None:
+            check_range(self, "final_lr", gt=0)
+        if self.final_ema_decay is not None:
+            check_range(self, "final_ema_decay", ge=0, lt=1)
         for name in ("resolution", "base_resolution"):
             value = getattr(self, name)
             if value < 8 or value & (value - 1):
@@ -156,6 +164,11 @@ class DGGANConfig(RunConfig):
             out.append(r)
             r *= 2
         return out
+
+    def final_training(self) -> dict[str, Any]:
+        """The candidate-config values the final model and its baseline train with instead of the search's."""
+        values = {"lr": self.final_lr, "ema_decay": self.final_ema_decay}
+        return {k: v for k, v in values.items() if v is not None}
 
     def search_values(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in SEARCH_FIELDS}

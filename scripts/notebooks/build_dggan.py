@@ -51,6 +51,7 @@ top_k: "Optional[int]" = None       # K: parents kept per step
 sample_p: "Optional[float]" = None  # p: probability that a (parent, action) pair becomes a child
 max_layers: "Optional[int]" = None  # the search stops when no child fits in this many G + D convs
 run_claims: bool = True             # fill the claims table (no extra runs: it reads the search and its baseline)
+explore: str = "run"                # widget's model: run (this search's final G) | reference (shipped, 25× longer)
 overrides: dict = {}                # any other config field, e.g. {"candidate_iterations": 400, "force_grow": False}
 ''', tags=["parameters"])
 code('''
@@ -62,8 +63,9 @@ from gancore.recipes import dggan, dggan_analysis as analysis, dggan_claims as c
 from gancore.recipes.dggan_config import DGGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "executor",
-           "ray_address", "workers", "top_k", "sample_p", "max_layers", "run_claims", "overrides"]
-cfg, nb_opts = resolve_notebook_params(DGGANConfig, paper="dggan", namespace=globals(), declared=_PARAMS)
+           "ray_address", "workers", "top_k", "sample_p", "max_layers", "run_claims", "explore", "overrides"]
+cfg, nb_opts = resolve_notebook_params(DGGANConfig, paper="dggan", namespace=globals(), declared=_PARAMS,
+                                       notebook_only=("explore",))
 print(f"scale={cfg.scale} {cfg.base_resolution}²→{cfg.resolution}² K={cfg.top_k} p={cfg.sample_p} "
       f"max_layers={cfg.max_layers} {cfg.candidate_iterations} iterations per candidate; executor={cfg.executor} "
       f"(workers {cfg.workers}); device={cfg.device}\\nrun folder: {cfg.out_dir}")
@@ -214,11 +216,19 @@ if table:
 md(r"""
 ## 12. Explore the grown generator
 Interpolate between two latents (slerp) of the final G. The static strip is always drawn; in JupyterLab the widget
-is live.
+is live. The reduced search trains its winner for only 480 more iterations, so `-p explore reference` explores the
+**reference model** that ships with gancore instead: the winner of the reduced search (the same settings and coins,
+on one fixed thread, so its picks may differ from this run's), then trained 12,000 iterations with
+ProGAN's EMA of 0.999, beside the symmetric baseline trained alike, by `scripts/train_reference.py dggan`. Its
+command, config, grown architecture, log and metrics ship beside the weights, which are checked against their
+SHA-256 and loaded with `weights_only=True`. The claims table always comes from this notebook's own search.
 """)
 code('''
-if final_rec:
-    strip, explorer = widgets.latent_interpolation_panel(G_final, dim=cfg.latent_dim, seed_a=cfg.seed,
+from gancore import references
+ex = references.explorable("dggan", explore=nb_opts["explore"], run_G=G_final if final_rec else None, run_cfg=cfg)
+if ex is not None:
+    print(ex.label)
+    strip, explorer = widgets.latent_interpolation_panel(ex.G, dim=ex.latent_dim, seed_a=cfg.seed,
                                                          seed_b=cfg.seed + 1, steps=8)
     display(strip)
     if explorer is not None:
