@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def reduced_jobs(out: Path, n: int, scale: str):
     from gancore.recipes import dggan
-    from gancore.recipes.dggan_candidate import candidate_seed, train_candidate
-    from gancore.recipes.dggan_config import candidate_config
+    from gancore.recipes.dggan.candidate import candidate_seed, train_candidate
+    from gancore.recipes.dggan.config import candidate_config
 
     cfg = dggan.load_config(scale=scale, out_dir=str(out), progress=False, num_threads=1)
     data = dggan.build_data(cfg)
@@ -81,8 +81,8 @@ def full_candidate_cost(args) -> dict:
 
     from gancore.models.dggan import Action
     from gancore.recipes import dggan
-    from gancore.recipes.dggan_candidate import CandidateMethod
-    from gancore.recipes.dggan_config import candidate_config
+    from gancore.recipes.dggan.candidate import CandidateMethod
+    from gancore.recipes.dggan.config import candidate_config
 
     cfg = dggan.load_config(scale=args.full_scale, out_dir=tempfile.mkdtemp(prefix="dggan-full-"), dry_run=True)
     spec = dggan.initial_spec(cfg)
@@ -94,17 +94,16 @@ def full_candidate_cost(args) -> dict:
     dev = torch.device(args.device)
     method = CandidateMethod(cfg=ccfg, device=dev)
     rng = torch.Generator().manual_seed(0)
-    phase = method.schedule.phases[0]
-    bs = phase.batch_size
+    bs = method.schedule.phases[0].batch_size
     res = spec.resolution
-    reals = lambda n: (torch.randn(n, 3, res, res, device=dev), None)  # noqa: E731
+    reals = lambda n, resolution=None: (torch.randn(n, 3, res, res, device=dev), None)  # noqa: E731
     for _ in range(2):
-        method.train_step(phase, 1.0, reals, rng)
+        method.train_step(0, reals, rng)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(args.full_steps):
-        method.train_step(phase, 1.0, reals, rng)
+        method.train_step(0, reals, rng)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     per_step = (time.perf_counter() - t0) / args.full_steps

@@ -58,20 +58,23 @@ def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
 def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
                    channels_last: bool):
     import torch
+    from gancore.engine import pick_device
+    from gancore.growth import Growth
     from gancore.recipes import progan
-    from gancore.schedule import Phase
-    from gancore.train import pick_device
+    from gancore.schedule import Phase, Schedule
 
     cfg = progan.load_config(**cfg_args, precision=precision, channels_last=channels_last)
     dev = pick_device(cfg.device)
     method = progan.ProGANMethod(cfg=cfg, device=dev)
     bs = batch or cfg.batch_sizes.get(resolution, cfg.batch_size)
-    phase = Phase(0, f"bench{resolution}", resolution, "stabilize", 0, None, bs)
+    # One stabilization phase at the measured resolution and batch: the growth the method steps through.
+    method.growth = Growth(schedule=Schedule([Phase(0, f"bench{resolution}", resolution, "stabilize", 0, None, bs)],
+                                             natural_end_nimg=1))
     gen = torch.Generator().manual_seed(0)
     # Synthetic reals: the benchmark measures the networks and the loss, not data loading.
     real = torch.rand(bs, 3, resolution, resolution, generator=gen, device="cpu").mul(2).sub(1).to(dev)
-    reals = lambda n: (real[:n], None)  # noqa: E731
-    step = lambda: method.train_step(phase, 1.0, reals, gen)[1]  # noqa: E731
+    reals = lambda n, resolution=None: (real[:n], None)  # noqa: E731
+    step = lambda: method.train_step(0, reals, gen)[1]  # noqa: E731
     return (bs, dev, step, *_timed(step, steps, warmup, dev))
 
 
@@ -84,7 +87,7 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     """One BigGAN iteration (2 D steps + 1 G step) on one micro-batch of synthetic reals; images = reals used."""
     import torch
     from gancore.recipes import biggan
-    from gancore.train import pick_device
+    from gancore.engine import pick_device
 
     base = biggan.load_config(**cfg_args)
     changes = dict(precision=precision, channels_last=channels_last, accumulate=1, sv_every_kimg=0.0)
@@ -99,8 +102,8 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     gen = torch.Generator().manual_seed(0)
     real = torch.rand(bs, 3, resolution, resolution, generator=gen).mul(2).sub(1).to(dev)
     labels = torch.randint(num_classes, (bs,), generator=gen).to(dev)
-    reals = lambda n: (real[:n], labels[:n])  # noqa: E731
-    step = lambda: method.train_step(method.schedule.phases[0], 1.0, reals, gen)[1]  # noqa: E731
+    reals = lambda n, resolution=None: (real[:n], labels[:n])  # noqa: E731
+    step = lambda: method.train_step(0, reals, gen)[1]  # noqa: E731
     return (bs, dev, step, *_timed(step, steps, warmup, dev))
 
 
@@ -110,8 +113,8 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
     images; images = every real image the step draws (see the module docstring)."""
     import torch
     from gancore.recipes import alphagan
-    from gancore.search.genotype import load_genotype
-    from gancore.train import pick_device
+    from gancore.models.alphagan_space import load_genotype
+    from gancore.engine import pick_device
 
     base = alphagan.load_config(**cfg_args)
     changes: dict = dict(resolution=resolution)
@@ -153,12 +156,11 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
         train = CountingBank(images=images, labels=labels)
         method = alphagan.RetrainMethod(cfg=rcfg, genotype=load_genotype("alphagan_s"), device=dev)
         banks = (train,)
-    reals = lambda k: train.batch(torch.arange(k) % len(train), device=dev)  # noqa: E731
-    phase = method.schedule.phases[0]
+    reals = lambda k, resolution=None: train.batch(torch.arange(k) % len(train), device=dev)  # noqa: E731
 
     def step() -> int:
         before = sum(b.drawn for b in banks)
-        method.train_step(phase, 1.0, reals, gen)
+        method.train_step(0, reals, gen)
         return sum(b.drawn for b in banks) - before
 
     return (bs, dev, step, *_timed(step, steps, warmup, dev), cfg)

@@ -43,7 +43,7 @@ def degradations(reals: Tensor, *, noise_std: float = 0.1, seed: int = 0) -> dic
     if reals.shape[-1] % 2 or reals.shape[-2] % 2:
         raise ValueError(f"reals need even height and width for the octave degradation, got {tuple(reals.shape)}")
     blur = F.avg_pool2d(F.pad(reals, (1, 1, 1, 1), mode="replicate"), kernel_size=3, stride=1)
-    octave = upsample2x(downsample2x(reals))  # the same blend RealImages applies during a fade-in
+    octave = upsample2x(downsample2x(reals))  # the low-pass path of the fade-in blend (gancore.growth.fade_in)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(reals.shape, generator=gen, dtype=torch.float32).to(reals)
     return {"real": reals, "blur 3×3": blur, "one octave lost": octave,

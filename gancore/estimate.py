@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 
-from gancore.schedule import Phase, Schedule
+from gancore.schedule import Schedule
 
 __all__ = ["Estimate", "images_by_resolution", "measure_img_per_s", "seconds", "thread_policy"]
 
@@ -48,28 +48,29 @@ def images_by_resolution(schedule: Schedule, total_nimg: int) -> dict[int, int]:
     return out
 
 
-def measure_img_per_s(method: Any, phases: Iterable[Phase], *, num_classes: int = 0, steps: int = 2,
+def measure_img_per_s(method: Any, points: dict[int, int], *, num_classes: int = 0, steps: int = 2,
                       warmup: int = 1, device: torch.device | str = "cpu") -> dict[int, float]:
-    """Training images per second of ``method.train_step`` at each phase's resolution (one phase per resolution,
-    fade phases preferred: their two paths make them the slower kind), on synthetic reals."""
+    """Training images per second of ``method.train_step`` at each resolution of ``points`` ({resolution: image
+    count to step at}, e.g. :meth:`gancore.growth.Growth.measure_points`: mid-fade, the slower kind), on synthetic
+    reals (nothing is read)."""
     gen = torch.Generator().manual_seed(0)
-    chosen: dict[int, Phase] = {}
-    for ph in phases:
-        if ph.resolution not in chosen or ph.kind == "fade":
-            chosen[ph.resolution] = ph
     rates = {}
-    for res, ph in sorted(chosen.items()):
-        bs = ph.batch_size
-        real = torch.rand(bs, 3, res, res, generator=gen).mul(2).sub(1).to(device)
-        labels = (torch.randint(max(1, num_classes), (bs,), generator=gen) if num_classes
-                  else torch.zeros(bs, dtype=torch.long)).to(device)
-        reals: Callable[[int], tuple] = lambda n: (real[:n], labels[:n])  # noqa: E731
-        alpha = 0.5 if ph.kind == "fade" else 1.0
+    for res, nimg in sorted(points.items()):
+        made: dict[tuple[int, int], tuple] = {}
+
+        def reals(n: int, *, resolution: int | None = None) -> tuple:
+            r = resolution or res
+            if (n, r) not in made:
+                labels = (torch.randint(max(1, num_classes), (n,), generator=gen) if num_classes
+                          else torch.zeros(n, dtype=torch.long))
+                made[n, r] = (torch.rand(n, 3, r, r, generator=gen).mul(2).sub(1).to(device), labels.to(device))
+            return made[n, r]
+
         for _ in range(warmup):
-            method.train_step(ph, alpha, reals, gen)
+            method.train_step(nimg, reals, gen)
         t0, n = time.perf_counter(), 0
         for _ in range(steps):
-            n += method.train_step(ph, alpha, reals, gen)[1]
+            n += method.train_step(nimg, reals, gen)[1]
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         rates[res] = n / max(1e-9, time.perf_counter() - t0)

@@ -16,7 +16,6 @@ The memory estimate is a lower bound, so it never refuses a run that fits:
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -97,12 +96,8 @@ def _check_paths(cfg: RunConfig) -> None:
                           "pt_inception-2015-12-05 weights; nothing is downloaded)")
 
 
-def _check_memory(cfg: RunConfig, device: torch.device) -> None:
-    recipe = importlib.import_module(f"gancore.recipes.{cfg.paper}")
-    estimate_fn = getattr(recipe, "memory_estimate", None)
-    if estimate_fn is None:
-        return
-    estimate: MemoryEstimate = estimate_fn(cfg)
+def _check_memory(cfg: RunConfig, device: torch.device, recipe) -> None:
+    estimate: MemoryEstimate = recipe.memory_estimate(cfg)
     checks = [(device, estimate.total(host=False) if device.type == "cuda" else estimate.total())]
     if device.type == "cuda":
         checks.append((torch.device("cpu"), estimate.total(host=True)))
@@ -116,11 +111,13 @@ def _check_memory(cfg: RunConfig, device: torch.device) -> None:
                               f"{format_bytes(have)} available. Sized by {knobs}.")
 
 
-def check(cfg: RunConfig, *, extra: dict[str, Any] | None = None) -> None:
+def check(cfg: RunConfig, *, recipe=None, extra: dict[str, Any] | None = None) -> None:
     """Everything about ``cfg`` that depends on this machine; raises :class:`ConfigError` before anything trains.
 
-    ``extra`` holds a notebook's own options (e.g. BigGAN's ``pretrained`` file), checked here too."""
-    from gancore.train import pick_device
+    ``recipe`` is the paper's (:mod:`gancore.engine.registry` finds it by ``cfg.paper`` when not given); ``extra``
+    holds a notebook's own options (e.g. BigGAN's ``pretrained`` file), checked here too."""
+    from gancore.engine import registry
+    from gancore.engine.device import pick_device
 
     device = pick_device(cfg.device)  # device='cuda' without CUDA
     _check_paths(cfg)
@@ -128,8 +125,6 @@ def check(cfg: RunConfig, *, extra: dict[str, Any] | None = None) -> None:
         if name == "pretrained" and value is not None and not Path(value).expanduser().is_file():
             raise ConfigError(f"pretrained={value!r} is not a file (a converted BigGAN-deep release, e.g. "
                               "biggan-deep-128/pytorch_model.bin)")
-    recipe = importlib.import_module(f"gancore.recipes.{cfg.paper}")
-    own_check = getattr(recipe, "check_inputs", None)
-    if own_check is not None:  # a recipe's own input files, e.g. alphaGAN's genotype.json
-        own_check(cfg)
-    _check_memory(cfg, device)
+    recipe = recipe or registry.recipe(cfg.paper)
+    recipe.check_inputs(cfg)  # the paper's own input files, e.g. alphaGAN's genotype.json
+    _check_memory(cfg, device, recipe)

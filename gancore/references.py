@@ -51,11 +51,14 @@ def manifest(paper: str, *, directory: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def _config(info: dict[str, Any]):
-    from gancore.recipes import alphagan, biggan, dggan, progan
+    """(the paper's recipe, the reference's config) from a manifest (:mod:`gancore.engine.registry`)."""
+    from gancore.engine import registry
+    from gancore.errors import ConfigError
 
-    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan, "dggan": dggan}.get(info["paper"])
-    if recipe is None:
-        raise ReferenceError(f"reference of paper {info['paper']!r} has no loader")
+    try:
+        recipe = registry.recipe(info["paper"])
+    except ConfigError:
+        raise ReferenceError(f"reference of paper {info['paper']!r} has no loader") from None
     # Only the networks are built, so the recorded config is resolved as is (nothing is trained or read).
     fields = {k: v for k, v in info["config"].items() if k not in ("paper", "scale", "preset", "dry_run")}
     return recipe, recipe.load_config(scale=info["scale"], preset=info["preset"], **fields)
@@ -81,22 +84,11 @@ def load_reference(paper: str, *, directory: Path = REFERENCE_DIR,
     except Exception as e:  # a file whose digest matches but that is not a state dict: a bad export
         raise ReferenceError(f"reference weights {path} are not a generator state dict: {e}") from None
     recipe, cfg = _config(info)
-    if info["paper"] == "biggan":
-        G, _ = recipe.build_networks(cfg, num_classes=info["config"].get("num_classes") or 8)
-    elif info["paper"] == "alphagan":  # a retrained genotype: the manifest's config names it
-        from gancore.search.genotype import load_genotype
-
-        G, _ = recipe.build_networks(cfg, genotype=load_genotype(cfg.genotype))
-    elif info["paper"] == "dggan":  # a grown architecture: the manifest keeps the spec the search arrived at
-        from gancore.models.dggan import ArchSpec, build
-
-        try:
-            G, _ = build(ArchSpec.from_dict(info["search"]["spec"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ReferenceError(f"reference manifest {directory / (info['paper'] + '.json')} has no usable "
-                                 f"architecture spec: {e}") from None
-    else:
-        G, _ = recipe.build_networks(cfg)
+    try:
+        G = recipe.reference_generator(cfg, info)
+    except (KeyError, TypeError, ValueError) as e:  # e.g. a DGGAN manifest whose grown spec was lost
+        raise ReferenceError(f"reference manifest {directory / (info['paper'] + '.json')} has no usable "
+                             f"architecture spec: {e}") from None
     G.load_state_dict(state)
     return G.to(device).eval(), info
 

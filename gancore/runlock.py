@@ -2,7 +2,7 @@
 
 Two processes on one ``out_dir`` (the same command twice, or two seeds sharing a folder) would interleave their
 ``log.jsonl`` records, overwrite each other's checkpoints and both report "complete". Every code path that writes a
-run folder (the recipes' ``run``, :class:`~gancore.train.Trainer`, ``summary.json`` updates) therefore holds this
+run folder (the recipes' ``run``, :class:`~gancore.engine.Trainer`, ``summary.json`` updates) therefore holds this
 lock while it writes. It is an ``flock`` on an open file, so the kernel releases it when the process dies, even by
 ``kill -9``: a lock is never stale. The lock file records the holder's PID, host, start time and command line, so
 the refused process can say who holds the folder.

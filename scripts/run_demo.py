@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> list[str]:
+    from gancore.engine import registry
+
     lines = [f"## {paper}", f"- wall time: {seconds:.0f} s"]
     if error:
         return lines + [f"- **FAILED**: {error}"]
@@ -28,26 +30,7 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
     if not path.exists():
         return lines + ["- no summary.json written"]
     s = json.loads(path.read_text())
-    if "steps" in s:  # a search (DGGAN): many candidate runs instead of one training
-        final, base = s.get("final") or {}, s.get("baseline_final") or {}
-        lines.append(f"- search: {s['steps']} steps, {s.get('candidates')} candidates ({s.get('failed')} failed), "
-                     f"{s.get('train_seconds', 0):.0f} s of training; stop: {s.get('stop_reason')}")
-        if final.get("fid") is not None:
-            lines.append(f"- final {final['cid']} ({final.get('resolution')}²) FID {final['fid']:.1f} vs symmetric "
-                         f"baseline {base.get('fid', float('nan')):.1f}")
-    else:
-        lines.append(f"- status: {s.get('status')}, {s.get('kimg', 0):.1f} kimg in {s.get('train_seconds', 0):.0f} s "
-                     f"of training ({s.get('img_per_s', 0):.0f} img/s); params G {s['params']['G']:,} / D "
-                     f"{s['params']['D']:,}")
-    init, final = s.get("initial", {}), s.get("final", {})
-    if "fid" in final and "steps" not in s:
-        ratio = f" (ratio {final['fid'] / init['fid']:.2f})" if init.get("fid") else ""
-        lines.append(f"- FID (shapes features): untrained {init.get('fid', float('nan')):.1f} → {final['fid']:.1f}{ratio}")
-    if "swd_avg" in final:
-        lines.append(f"- SWD ×10³ avg: {final['swd_avg']:.2f}; MS-SSIM: {final.get('ms_ssim', float('nan')):.3f}")
-    acc = final.get("class_accuracy")
-    if acc:
-        lines.append(f"- class accuracy of generated samples (shapes classifier): {acc['accuracy']:.1%}")
+    lines += registry.recipe(paper).demo_lines(s)
     for c in s.get("claims", []):
         # Newer claims tables carry a verdict that can also say "within noise" (gancore.claims).
         verdict = c.get("verdict") or {True: "holds", False: "does NOT hold", None: "not tested"}[c["holds"]]
@@ -55,35 +38,37 @@ def summarize(paper: str, run_dir: Path, seconds: float, error: str | None) -> l
     return lines
 
 
-# Whole-notebook seconds at reduced scale measured in fp32 on the machine the README times (AMD EPYC Zen 3, AVX2
-# only, 2 cores), and the calibration rate measured there; another machine's estimate scales them by its own rate.
-MEASURED_SECONDS = {"dggan": 294.0, "alphagan": 403.0}
-# progan.estimate's rate at 32² (a fade step, fp32, 2 threads) on that machine, idle: 49.6 and 52.9 in two tries.
+# The search notebooks' whole-notebook seconds at reduced scale were measured in fp32 on the machine the README
+# times (AMD EPYC Zen 3, AVX2 only, 2 cores; each recipe's demo_seconds); this is ProGAN's estimate rate at 32² (a
+# fade step, fp32, 2 threads) measured there, idle: 49.6 and 52.9 in two tries. Another machine scales them by its
+# own rate.
 CALIBRATION_IMG_S = 51.0
 
 
 @functools.lru_cache(maxsize=None)
 def _calibration_img_s(scale: str) -> float:
     """This machine's rate at the calibration point (measured once per demo, shared by the search notebooks)."""
-    from gancore.recipes import progan
+    from gancore.engine import registry
 
+    progan = registry.recipe("progan")
     return max(progan.estimate(progan.load_config(scale=scale), claims=False).img_per_s.items())[1]
 
 
 def estimate_seconds(stem: str, scale: str) -> tuple[float | None, str]:
-    """(seconds, how) a notebook should take here: ProGAN and BigGAN from steps of their own networks measured now
-    (training only), the search notebooks from their measured time scaled by this machine's speed."""
-    from gancore.recipes import biggan, progan
+    """(seconds, how) a notebook should take here: from steps of its own networks measured now (training only) where
+    the recipe can say, else the search notebooks' measured time scaled by this machine's speed."""
+    from gancore.engine import registry
 
     if scale != "reduced":
         return None, "no estimate at this scale"
-    if stem in ("progan", "biggan"):
-        recipe = {"progan": progan, "biggan": biggan}[stem]
-        return recipe.estimate(recipe.load_config(scale=scale)).total, "its training, from steps measured here"
-    if stem in MEASURED_SECONDS:
+    recipe = registry.recipe(stem)
+    measured = recipe.estimate(recipe.load_config(scale=scale))
+    if measured is not None:
+        return measured.total, "its training, from steps measured here"
+    if recipe.demo_seconds:
         rate = _calibration_img_s(scale)
-        return (MEASURED_SECONDS[stem] * CALIBRATION_IMG_S / rate,
-                f"{MEASURED_SECONDS[stem]:.0f} s on the README's CPU × its speed / this one's")
+        return (recipe.demo_seconds * CALIBRATION_IMG_S / rate,
+                f"{recipe.demo_seconds:.0f} s on the README's CPU × its speed / this one's")
     return None, "no estimate for this notebook"
 
 

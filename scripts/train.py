@@ -18,7 +18,6 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RECIPES = ("progan", "biggan", "alphagan", "dggan")
 _OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argument"}
 
 
@@ -40,45 +39,44 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gancore.engine import registry
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("paper", choices=RECIPES)
+    ap.add_argument("paper", choices=registry.papers())
     ap.add_argument("--scale", default="reduced", choices=["smoke", "reduced", "full"])
     ap.add_argument("--preset", default="")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     ap.add_argument("--no-eval", action="store_true", help="skip the end-of-run metrics")
     args = ap.parse_args(argv)
 
-    import importlib
-
     from gancore import preflight
     from gancore.errors import GancoreError
 
-    recipe = importlib.import_module(f"gancore.recipes.{args.paper}")
+    recipe = registry.recipe(args.paper)
     try:
         cfg = recipe.load_config(scale=args.scale, preset=args.preset, **parse_sets(args.set))
-        preflight.check(cfg)  # device, paths and memory, before a process group or a tensor exists
+        preflight.check(cfg, recipe=recipe)  # device, paths and memory, before a process group or a tensor exists
         return _train(recipe, cfg, args)
     except GancoreError as e:  # bad input: the message names what is wrong and how to go on; a traceback buries it
         raise SystemExit(f"{args.paper}: {type(e).__name__}: {e}") from None
 
 
 def _train(recipe, cfg, args) -> int:
-    from gancore import distributed
-    from gancore.train import pick_device
+    from gancore import distributed, engine
+    from gancore.errors import ConfigError
 
-    dist_info = distributed.init_from_env(pick_device(cfg.device))
+    dist_info = distributed.init_from_env(engine.pick_device(cfg.device))
     try:
-        if args.paper == "alphagan":
-            return _train_single(recipe, cfg, args, dist_info)
-        if args.paper == "dggan":
-            return _train_search(recipe, cfg, dist_info)
-        result = recipe.run(cfg, progress=dist_info.is_main, evaluate=not args.no_eval)
-        nets = [*result.method.G.parameters(), *result.method.D.parameters(), *result.trainer.ema.parameters()]
-        identical = distributed.same_on_all_ranks(nets)  # the replicas must not drift apart
+        if dist_info.world_size > 1 and recipe.single_process:
+            raise ConfigError(f"{recipe.single_process}; launch scripts/train.py without torchrun")
+        result = engine.run(recipe, cfg, progress=dist_info.is_main, evaluate=not args.no_eval)
+        line, identical = recipe.result_line(result), True
+        if result.trainer is not None:  # the replicas of a data-parallel run must not drift apart
+            nets = [*result.method.G.parameters(), *result.method.D.parameters(), *result.trainer.ema.parameters()]
+            identical = distributed.same_on_all_ranks(nets)
+            line += f" on {dist_info.world_size} process(es); replicas identical: {identical}"
         if dist_info.is_main:
-            status = result.summary.get("status")
-            print(f"{args.paper} {args.scale}: {status} at kimg {result.trainer.state.nimg / 1000:g} on "
-                  f"{dist_info.world_size} process(es); replicas identical: {identical}; run folder {cfg.out_dir}")
+            print(f"{line}; run folder {cfg.out_dir}")
         return 0 if identical else 1
     finally:
         if dist_info.active:
@@ -86,35 +84,6 @@ def _train(recipe, cfg, args) -> int:
 
             dist.barrier()  # no rank tears gloo down while another still talks to it (seen: SIGABRT at exit)
             dist.destroy_process_group()
-
-
-def _train_single(recipe, cfg, args, dist_info) -> int:
-    """alphaGAN: the search's bilevel steps and worst-case copies run in one process (no data-parallel variant)."""
-    from gancore.errors import ConfigError
-
-    if dist_info.world_size > 1:
-        raise ConfigError("alphaGAN's search and retrain run in one process; launch scripts/train.py without "
-                          "torchrun (one GPU searches alphaGAN(s) in the paper's 3 GPU-hours)")
-    result = recipe.run(cfg, progress=True, evaluate=not args.no_eval)
-    s = result.summary
-    print(f"{args.paper} {args.scale} ({cfg.mode}): {s.get('status')}; params G {s['params']['G']:,}; "
-          f"run folder {cfg.out_dir}" + (f"; genotype {cfg.out_dir}/genotype.json" if result.search else ""))
-    return 0
-
-
-def _train_search(recipe, cfg, dist_info) -> int:
-    """DGGAN: the search drives many candidate runs itself (in parallel with executor=ray), not torchrun replicas."""
-    from gancore.errors import ConfigError
-
-    if dist_info.world_size > 1:
-        raise ConfigError("DGGAN's search runs its candidates in parallel through Ray (--set executor=ray "
-                          "workers=N [ray_address=HOST:PORT]); launch scripts/train.py without torchrun")
-    s = recipe.run(cfg, progress=True).summary
-    final = s.get("final") or {}
-    print(f"dggan {cfg.scale}: {s.get('status')}; {s.get('steps', 0)} steps, {s.get('candidates', 0)} candidates "
-          f"({s.get('failed', 0)} failed), stop: {s.get('stop_reason', '')}; final {final.get('cid', '—')} FID "
-          f"{final.get('fid')}; run folder {cfg.out_dir}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -55,39 +55,12 @@ def cpu_name() -> str:
 def train(paper: str, out_dir: Path, *, scale: str = "reduced", preset: str = REFERENCE_PRESET,
           progress: bool = True, **overrides: Any) -> tuple[Any, dict, Any, Path]:
     """Train (or resume) the reference run: (config, summary, generator to ship, training log)."""
-    from gancore.recipes import alphagan, biggan, dggan, progan
+    from gancore import engine
 
-    recipe = {"progan": progan, "biggan": biggan, "alphagan": alphagan, "dggan": dggan}[paper]
+    recipe = engine.recipe(paper)
     cfg = recipe.load_config(scale=scale, preset=preset, out_dir=str(out_dir), **overrides)
-    if paper == "dggan":
-        return (cfg, *_dggan_reference(recipe.run(cfg, progress=progress)))
-    result = recipe.run(cfg, progress=progress, evaluate=True)
-    if paper == "alphagan":  # a retrain of a published genotype: its G, log and iteration count live in retrain/
-        summary = {**result.summary, "iterations_done": result.retrain.summary.get("iterations_done")}
-        return cfg, summary, result.retrain.G_ema, out_dir / "retrain" / "log.jsonl"
-    G = result.sampling_G() if paper == "biggan" else result.G_ema
-    return cfg, result.summary, G, out_dir / "log.jsonl"
-
-
-def _dggan_reference(result) -> tuple[dict, Any, Path]:
-    """A DGGAN search ships its final G (the best architecture at the top resolution, trained longer, Alg. 1's
-    last line). Its architecture was grown, not configured, so the manifest keeps the spec that rebuilds it, and
-    the symmetric baseline trained alike gives its FID beside it."""
-    records, s = result.records(), result.summary
-    final = records.get("final")
-    if not final or final.get("status") != "complete":
-        raise RuntimeError(f"the search in {result.out_dir} trained no final model ({s.get('final_info')}); "
-                           "a reference needs final_iterations > 0 and a complete final run")
-    base = records.get("baseline/final") or {}
-    summary = {"kimg": final["kimg"], "iterations_done": final["iterations"],
-               # the whole cost of the model: the search that found it, the baseline, and the final pair
-               "train_seconds": s["train_seconds"], "img_per_s": final.get("img_per_s"),
-               "final": {"fid": final["fid"]},
-               "search": {"cid": final["cid"], "history": final.get("history"), "spec": final["spec"],
-                          "steps": s.get("steps"), "candidates": s.get("candidates"),
-                          "stop_reason": s.get("stop_reason"), "baseline_fid": base.get("fid"),
-                          "baseline_cid": base.get("cid"), "final_seconds": final.get("train_seconds")}}
-    return summary, result.load_generator("final"), result.out_dir / "final" / "log.jsonl"
+    result = engine.run(recipe, cfg, progress=progress, evaluate=True)
+    return (cfg, *recipe.reference_export(result))
 
 
 def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, dest: Path = REFERENCE_DIR) -> dict:
@@ -127,9 +100,17 @@ def export(paper: str, cfg, summary: dict, G, *, log_path: Path, command: str, d
     return manifest
 
 
+def reference_papers() -> list[str]:
+    """The papers with a reference preset (papers/<paper>/reduced-reference.yaml)."""
+    from gancore.config import papers_dir
+    from gancore.engine import registry
+
+    return [p for p in registry.papers() if (papers_dir() / p / f"reduced-{REFERENCE_PRESET}.yaml").is_file()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("paper", choices=sorted(REFERENCE_PRESET_PAPERS))
+    ap.add_argument("paper", choices=sorted(reference_papers()))
     ap.add_argument("--out", default="runs", help="parent folder of the run folder reference-<paper>")
     args = ap.parse_args(argv)
     out_dir = (ROOT / args.out / f"reference-{args.paper}").resolve()
@@ -140,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
                      default=str))
     return 0
 
-
-REFERENCE_PRESET_PAPERS = ("progan", "biggan", "alphagan", "dggan")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,9 +10,9 @@ from torch import nn
 
 from gancore.models.alphagan import (D_OPS, AlphaGANDiscriminator, AlphaGANGenerator, Cell, Edge, ReLUConv, SepConv,
                                      UpOp, count_flops, derive_d_ops, normal_op)
-from gancore.search.genotype import (NORMAL_OPS, PUBLISHED, UP_OPS, normal_edge_names, random_genotype,
+from gancore.models.alphagan_space import (NORMAL_OPS, PUBLISHED, UP_OPS, normal_edge_names, random_genotype,
                                      up_edge_names)
-from gancore.train import count_params
+from gancore.nn import count_params
 
 C = 4  # channels of every tiny network here
 Z = 8  # latent size

@@ -13,7 +13,7 @@ from gancore.errors import ConfigError
 from gancore.recipes.alphagan import (build_images, build_networks, load_config, resolve_genotype, retrain_config,
                                       run, split_halves)
 from gancore.search.duality_gap import duality_gap, worst_case_discriminator, worst_case_generator
-from gancore.search.genotype import (CELLS, NORMAL_OPS, PUBLISHED, UP_OPS, Genotype, derive_genotype, hamming,
+from gancore.models.alphagan_space import (CELLS, NORMAL_OPS, PUBLISHED, UP_OPS, Genotype, derive_genotype, hamming,
                                      load_genotype, normal_edge_names, random_genotype, search_space_size,
                                      up_edge_names)
 from state_compare import assert_same_state

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gancore.recipes import alphagan, alphagan_claims
-from gancore.search.genotype import Genotype
+from gancore.models.alphagan_space import Genotype
 
 TINY = dict(g_channels=4, d_channels=8, dim_z=8, batch_size=4, epochs=2, weight_steps=1, worst_steps=1,
             arch_steps=1, dataset_size=32, retrain_iterations=2, retrain_g_batch=4, retrain_d_batch=4,

@@ -12,7 +12,7 @@ from torch import nn
 from gancore import losses
 from gancore.config import ConfigError
 from gancore.recipes import biggan
-from gancore.recipes.biggan_config import BigGANConfig, table1_rows
+from gancore.recipes.biggan.config import BigGANConfig, table1_rows
 
 TINY = dict(resolution=32, ch=4, dim_z=8, shared_dim=6, attention_res=[], batch_size=8, accumulate=1,
             lr_g=2e-4, lr_d=2e-4, num_classes=3, sv_every_kimg=0.0)
@@ -116,7 +116,7 @@ def test_iterations_count_every_d_step_batch():
 def test_train_step_counts_steps_and_images(d_steps, accumulate, loss):
     m = _method(d_steps=d_steps, accumulate=accumulate, loss=loss)
     g0 = copy.deepcopy(m.G.state_dict())
-    out, used = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    out, used = m.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
     assert used == d_steps * 8
     assert all(torch.isfinite(v) for v in out.values())
     assert m.opt_d.state[next(iter(m.D.parameters()))]["step"] == d_steps
@@ -143,7 +143,7 @@ def test_gradient_accumulation_equals_the_full_batch(monkeypatch):
             calls["n"] += 1
             return next(draws) if calls["n"] <= acc else (torch.randn(n, 8), torch.randint(3, (n,)))
         monkeypatch.setattr(m, "sample_inputs", sample_inputs)
-        m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+        m.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
         results.append(copy.deepcopy(m.D.state_dict()))
     for k in results[0]:
         torch.testing.assert_close(results[0][k], results[1][k], atol=1e-6, rtol=1e-5)
@@ -156,7 +156,7 @@ def test_ortho_weights_skip_embeddings_and_match_the_reported_penalty():
     assert picked and not any(n.startswith("shared") for n in picked)
     assert all(p.ndim >= 2 for p in biggan.ortho_weights(m.G))
     expected = losses.orthogonal_regularization([p.detach().clone() for p in biggan.ortho_weights(m.G)], beta=1e-2)
-    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    out, _ = m.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
     torch.testing.assert_close(out["ortho"], expected)
     # Non-shared G: the per-layer one-hot CBN maps are class tables and are skipped too.
     plain = _method(shared=False, hier=False, ortho=True)
@@ -167,7 +167,7 @@ def test_ortho_weights_skip_embeddings_and_match_the_reported_penalty():
 
 def test_ortho_off_reports_zero():
     m = _method(ortho=False)
-    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    out, _ = m.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
     assert float(out["ortho"]) == 0.0
 
 
@@ -177,7 +177,7 @@ def test_r1_matches_the_loss_module_on_the_same_reals(monkeypatch):
     x, y = _fixed_reals()(8)
     D0 = copy.deepcopy(m.D)
     expected = losses.r1_penalty(lambda v: D0(v, y), x)
-    out, _ = m.train_step(m.schedule.phases[0], 1.0, reals, torch.Generator().manual_seed(0))
+    out, _ = m.train_step(0, reals, torch.Generator().manual_seed(0))
     torch.testing.assert_close(out["r1"], expected.detach(), rtol=1e-4, atol=1e-6)
 
 
@@ -348,18 +348,18 @@ def test_claim_experiments_repeat_over_seeds(tmp_path):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_precision_and_layout_keep_fp32_weights(precision, channels_last):
     m = _method(precision=precision, channels_last=channels_last)
-    out, _ = m.train_step(m.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    out, _ = m.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
     assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in out.values())
     assert all(p.dtype == torch.float32 for p in [*m.G.parameters(), *m.D.parameters()])
-    img = m.generate(m.G, torch.randn(4, 8), m.schedule.phases[0], 1.0, torch.tensor([0, 1, 2, 0]))
+    img = m.generate(m.G, torch.randn(4, 8), torch.tensor([0, 1, 2, 0]), nimg=0)
     assert img.dtype == torch.float32 and img.shape == (4, 3, 32, 32)
 
 
 def test_bf16_step_tracks_fp32():
     """Mixed precision changes the arithmetic, not the algorithm: one step's losses agree to bf16 accuracy."""
     a, b = _method(precision="fp32"), _method(precision="bf16")
-    la, _ = a.train_step(a.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
-    lb, _ = b.train_step(b.schedule.phases[0], 1.0, _fixed_reals(), torch.Generator().manual_seed(0))
+    la, _ = a.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
+    lb, _ = b.train_step(0, _fixed_reals(), torch.Generator().manual_seed(0))
     for k in ("loss_d", "loss_g"):
         assert float(lb[k]) == pytest.approx(float(la[k]), rel=0.05, abs=0.05)
 
@@ -371,7 +371,7 @@ def test_standing_statistics_run_once_for_the_untruncated_copy(tmp_path, monkeyp
     calls = []
     real = sampling.standing_stats
     monkeypatch.setattr(sampling, "standing_stats", lambda G, **kw: (calls.append(kw["truncation"]), real(G, **kw)))
-    final = r.evaluator.final(r.G_ema, n=32)
+    final = r.evaluator.metrics(r.G_ema, n=32)
     assert calls == [None, 0.5]  # the sweep's untruncated point and the class accuracy share one copy
     assert r.sampling_G() is r.evaluator.prepared(r.G_ema) and len(calls) == 2
     assert final["class_accuracy"]["accuracy"] >= 0

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from gancore.config import ConfigError, build, load_preset, resolve
-from gancore.recipes.progan_config import ProGANConfig, ablation_chain, table1_rows
+from gancore.recipes.progan.config import ProGANConfig, ablation_chain, table1_rows
 from gancore.recipes import progan
 
 
@@ -124,7 +124,7 @@ def test_default_out_dir_names_scale_preset_and_row():
 
 
 def test_config_changes_ignore_resumable_fields_and_new_defaults():
-    from gancore.train import config_changes
+    from gancore.engine import config_changes
 
     a = progan.load_config(scale="smoke", out_dir="/x")
     saved = json.loads(json.dumps(a.to_dict()))
@@ -150,7 +150,7 @@ def test_inception_needs_weights_path():
 
 def test_claim_runs_apply_their_rows(tmp_path):
     main = progan.load_config(scale="smoke", out_dir=str(tmp_path), seed=3)
-    rows = {r: progan._claim_config(main, f"row_{r}", ablation=r) for r in "defg"}
+    rows = {r: progan.claims._claim_config(main, f"row_{r}", ablation=r) for r in "defg"}
     assert [rows[r].mbstd for r in "defg"] == [False, True, True, True]
     assert [rows[r].eq_lr for r in "defg"] == [False, False, True, True]
     assert [rows[r].pixelnorm for r in "defg"] == [False, False, False, True]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gancore.config import ConfigError
-from gancore.train import mps_available, pick_device
+from gancore.engine import mps_available, pick_device
 
 
 def test_auto_picks_cuda_then_mps_then_cpu():

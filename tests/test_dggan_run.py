@@ -9,8 +9,9 @@ import torch
 
 from gancore.config import ConfigError
 from gancore.recipes import dggan
-from gancore.recipes import dggan_candidate as cand
-from gancore.recipes.dggan_config import candidate_config
+from gancore.recipes.dggan import candidate as cand
+from gancore.recipes.dggan import search as search_module
+from gancore.recipes.dggan.config import candidate_config
 from gancore.models.dggan import Action, ArchSpec, build
 from gancore.search.dggan import SearchState
 from gancore.search.executors import LocalExecutor, RayExecutor, check_ray_address
@@ -70,7 +71,7 @@ def test_a_child_inherits_every_shared_tensor_and_the_ema_from_its_parent(tmp_pa
                                 spec=child.to_dict(), out_dir=str(tmp_path / action.name), seed=2,
                                 inherit_from=str(tmp_path / "p"))
         method = cand.CandidateMethod(cfg=ccfg, device=torch.device("cpu"))
-        from gancore.train import RealImages, Trainer
+        from gancore.engine import RealImages, Trainer
         trainer = Trainer(cfg=ccfg, method=method, data=RealImages(data=data), device=torch.device("cpu"))
         counts = cand.inherit_from_parent(method, trainer, tmp_path / "p")
         assert counts["copied"] > 0 and counts["new"] > 0
@@ -115,7 +116,7 @@ class Crash(BaseException):
 def test_search_resumes_after_a_crash_between_candidates_and_retrains_nothing_finished(tmp_path, monkeypatch):
     reference = dggan.run(tiny(tmp_path, "ref"), progress=False).state
     calls = []
-    real_train = dggan.train_candidate
+    real_train = search_module.train_candidate
 
     def crashing(ccfg, data):
         if len(calls) == 5:
@@ -123,14 +124,14 @@ def test_search_resumes_after_a_crash_between_candidates_and_retrains_nothing_fi
         calls.append(ccfg.cid)
         return real_train(ccfg, data)
 
-    monkeypatch.setattr(dggan, "train_candidate", crashing)
+    monkeypatch.setattr(search_module, "train_candidate", crashing)
     cfg = tiny(tmp_path, "crash")
     with pytest.raises(Crash):
         dggan.run(cfg, progress=False)
     saved = SearchState.load(Path(cfg.out_dir) / "search_state.json")
     assert len(saved.records) == 5
     again = []
-    monkeypatch.setattr(dggan, "train_candidate", lambda c, d: again.append(c.out_dir) or real_train(c, d))
+    monkeypatch.setattr(search_module, "train_candidate", lambda c, d: again.append(c.out_dir) or real_train(c, d))
     state = dggan.run(cfg, progress=False).state
     assert len(again) == len(reference.records) - 5  # no finished candidate was trained again
     assert fids(state) == fids(reference) and state.steps == reference.steps

@@ -116,7 +116,7 @@ def test_progan_data_parallel_grows_with_identical_replicas(tmp_path):
     out = _train("progan", tmp_path / "p", 0.08, PROGAN_TINY)
     assert "complete at kimg 0.08 on 2 process(es); replicas identical: True" in out
     ck = _checkpoint(tmp_path / "p")
-    assert ck["nimg"] == 80 and ck["phase"]["resolution"] == 8  # 4 → 8 growth follows the global image count
+    assert ck["nimg"] == 80 and ck["where"]["res"] == 8  # 4 → 8 growth follows the global image count
 
 
 def test_resuming_with_another_process_count_warns(tmp_path):
@@ -157,7 +157,7 @@ def test_a_nan_on_one_rank_stops_every_rank(tmp_path):
         import torch, torch.distributed as dist
         from gancore import distributed
         from gancore.recipes import biggan
-        from gancore.train import TrainingDiverged
+        from gancore.engine import TrainingDiverged
         dist.init_process_group("gloo")
         rank = dist.get_rank()
         real_step = biggan.BigGANMethod.train_step

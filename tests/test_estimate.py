@@ -37,7 +37,7 @@ def test_images_by_resolution_counts_each_phase_once():
 def test_measured_rates_are_positive_per_resolution(tiny_progan_overrides):
     cfg = progan.load_config(scale="smoke", **tiny_progan_overrides)
     method = progan.ProGANMethod(cfg=cfg, device=__import__("torch").device("cpu"))
-    rates = est.measure_img_per_s(method, method.schedule.phases, steps=1, warmup=0)
+    rates = est.measure_img_per_s(method, method.growth.measure_points(), steps=1, warmup=0)
     assert sorted(rates) == [4, 8] and all(math.isfinite(r) and r > 0 for r in rates.values())
 
 

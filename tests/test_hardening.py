@@ -19,7 +19,7 @@ from gancore import checkpoint as ckpt_io
 from gancore import preflight, runlock
 from gancore.config import ConfigError
 from gancore.errors import CheckpointError, DataError, RunFolderLocked, TrainingDiverged
-from gancore.recipes import biggan, progan
+from gancore.recipes import biggan, common, progan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +163,7 @@ def test_planted_pickles_in_every_cache_and_checkpoint_location_never_run(tmp_pa
     out = Path(tiny_progan_overrides["out_dir"])
     cfg = progan.load_config(scale="smoke", **tiny_progan_overrides)
     n = min(cfg.final_num_images, 1024, cfg.dataset_size)
-    key = progan.common.fidelity_cache_key(cfg, resolution=cfg.resolution, n=n)
+    key = common.fidelity_cache_key(cfg, resolution=cfg.resolution, n=n)
     from gancore.metrics.fidelity import _extractor
 
     fe_id = _extractor("shapes", None)[2]
@@ -271,7 +271,7 @@ def test_restart_moves_the_diverged_run_aside_and_then_resumes_as_usual(tiny_pro
 # ---- 5. every parameter checked before anything trains ----------------------------------------------------------
 def _nb(**kw):
     from gancore.notebook import resolve_notebook_params
-    from gancore.recipes.biggan_config import BigGANConfig
+    from gancore.recipes.biggan.config import BigGANConfig
 
     ns = dict(scale="smoke", preset="", dataset=None, data_dir=None, out_dir=None, seed=0, device="auto",
               dry_run=False, table1_row=-1, run_claims=True, pretrained=None, overrides={})

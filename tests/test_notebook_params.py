@@ -2,7 +2,7 @@ import pytest
 
 from gancore.config import ConfigError
 from gancore.notebook import resolve_notebook_params
-from gancore.recipes.progan_config import ProGANConfig
+from gancore.recipes.progan.config import ProGANConfig
 
 DECLARED = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "ablation",
             "run_claims", "overrides"]

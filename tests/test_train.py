@@ -10,7 +10,7 @@ from gancore import checkpoint as ckpt_io
 from gancore import losses
 from gancore.config import ConfigError
 from gancore.recipes import progan
-from gancore.train import TrainingDiverged
+from gancore.engine import TrainingDiverged
 
 
 def _run(overrides, **kw):
@@ -57,8 +57,8 @@ def test_resume_is_exact(tiny_progan_overrides, tmp_path, stop_kimg):
     part = {**tiny_progan_overrides, "out_dir": str(tmp_path / "b")}
     first = _run({**part, "total_kimg": stop_kimg})
     ck = torch.load(ckpt_io.list_checkpoints(tmp_path / "b" / "checkpoints")[-1], weights_only=True)
-    phase, alpha = first.method.schedule.at(ck["nimg"])
-    assert ck["phase"]["name"] == phase.name and ck["alpha"] == pytest.approx(alpha)
+    phase, alpha = first.method.growth.at(ck["nimg"])
+    assert ck["where"]["phase"] == phase.name and ck["where"]["alpha"] == pytest.approx(alpha)
     resumed = _run({**part, "total_kimg": 0.056})
     assert resumed.trainer.resumed_from is not None
     _assert_same(_state(straight), _state(resumed))
@@ -71,7 +71,7 @@ def test_resume_is_exact(tiny_progan_overrides, tmp_path, stop_kimg):
 def test_fade_alpha_recorded_in_checkpoint(tiny_progan_overrides):
     r = _run({**tiny_progan_overrides, "total_kimg": 0.024})
     ck = ckpt_io.load_checkpoint(ckpt_io.list_checkpoints(Path(r.cfg.out_dir) / "checkpoints")[-1])
-    assert ck["phase"]["kind"] == "fade" and ck["alpha"] == pytest.approx(0.5)
+    assert ck["where"]["phase"] == "fade8" and ck["where"]["alpha"] == pytest.approx(0.5)
 
 
 def test_resume_with_other_config_is_refused(tiny_progan_overrides):
@@ -181,7 +181,7 @@ def test_checkpoint_is_weights_only_loadable(tiny_progan_overrides):
     r = _run(tiny_progan_overrides)
     path = ckpt_io.list_checkpoints(Path(r.cfg.out_dir) / "checkpoints")[-1]
     ck = torch.load(path, weights_only=True)
-    assert {"G", "D", "G_ema", "optimizers", "stream", "rng", "nimg", "phase", "alpha"} <= set(ck)
+    assert {"G", "D", "G_ema", "optimizers", "stream", "rng", "nimg", "where"} <= set(ck)
 
 
 def test_foreign_file_is_not_a_checkpoint(tmp_path):
@@ -193,14 +193,14 @@ def test_foreign_file_is_not_a_checkpoint(tmp_path):
 
 def test_mirror_augment_flips_some_reals_and_resumes_exactly(tiny_progan_overrides, tmp_path):
     from gancore.data import build_dataset
-    from gancore.train import RealImages
+    from gancore.engine import RealImages
 
     data = build_dataset("shapes", resolution=8, size=16, seed=0)
     reals = RealImages(data=data)
     idx = torch.arange(4)
-    plain, _ = reals.batch(idx, resolution=8, alpha=1.0, device=torch.device("cpu"))
+    plain, _ = reals.batch(idx, resolution=8, device=torch.device("cpu"))
     flip = torch.tensor([True, False, True, False])
-    mixed, _ = reals.batch(idx, resolution=8, alpha=1.0, device=torch.device("cpu"), flip=flip)
+    mixed, _ = reals.batch(idx, resolution=8, device=torch.device("cpu"), flip=flip)
     assert torch.equal(mixed[0], plain[0].flip(-1)) and torch.equal(mixed[1], plain[1])
     over = {**tiny_progan_overrides, "mirror_augment": True}
     straight = _run({**over, "out_dir": str(tmp_path / "a"), "total_kimg": 0.04})
@@ -221,7 +221,7 @@ def test_unreadable_summary_is_recomputed(tiny_progan_overrides):
 @pytest.mark.parametrize("budget,expected", [(0, "cpu"), (1 << 30, "meta")])
 def test_real_levels_go_to_device_only_within_budget(budget, expected):
     from gancore.data import build_dataset
-    from gancore.train import RealImages
+    from gancore.engine import RealImages
 
     data = build_dataset("shapes", resolution=8, size=16, seed=0)
     reals = RealImages(data=data, device=torch.device("meta"), device_budget_bytes=budget)

@@ -18,7 +18,7 @@ from torch import nn
 
 from gancore.latents import sample_latents
 from gancore.models.biggan import Generator, GeneratorDeep
-from gancore.widgets import (
+from gancore.recipes.biggan import (
     BIGGAN_VIEWS,
     FIG2_THRESHOLDS,
     BigGANPanel,

@@ -24,11 +24,14 @@ Log key scheme (flat, JSON-friendly, one float per key; see :func:`sv_key` / :fu
   :meth:`SpectralMonitor.update`); this smoothed value is what the D-loss checks test.
 
 Non-finite singular values (NaN/inf weights) are left out of the record, so every value written is a finite float.
+
+This module holds :func:`top_singular_values`, :func:`spectral_record` and :class:`SpectralMonitor`; the weight
+matrices and singular-value kernels live in :mod:`gancore.metrics.spectral_matrices`, the log keys in
+:mod:`gancore.metrics.spectral_keys`, and every name is importable from here.
 """
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import warnings
 from collections import defaultdict
@@ -36,6 +39,19 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
+
+from gancore.metrics.spectral_keys import _SV_KEY as _SV_KEY
+from gancore.metrics.spectral_keys import parse_sv_key, sv_key
+from gancore.metrics.spectral_matrices import _PARAMETRIZED as _PARAMETRIZED
+from gancore.metrics.spectral_matrices import (
+    METHODS,
+    Method,
+    _batched_top_k,
+    clean_param_name,
+    first_layer_name,
+    weight_matrices,
+)
+from gancore.metrics.spectral_matrices import _power_svdvals as _power_svdvals
 
 __all__ = [
     "CollapseWarning",
@@ -49,55 +65,14 @@ __all__ = [
     "weight_matrices",
 ]
 
-Method = Literal["svd", "power"]
-METHODS: tuple[str, ...] = ("svd", "power")
-
 # Same-shaped weights are stacked and decomposed in one batched call (fewer kernel launches on GPU); groups are split
 # so that one stacked copy stays below this many elements (64 Mi floats = 256 MiB) next to the weights themselves.
 _MAX_BATCH_ELEMENTS = 1 << 26
-
-_PARAMETRIZED = re.compile(r"parametrizations\.(?P<name>[^.]+)\.original\d*$")
-_SV_KEY = re.compile(r"^sv/(?P<net>[^/]+)/(?P<layer>[^/]+)/(?P<index>\d+)$")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Singular values
 # ---------------------------------------------------------------------------------------------------------------------
-def clean_param_name(name: str) -> str:
-    """``blocks.0.conv1.parametrizations.weight.original`` → ``blocks.0.conv1.weight``; other names pass through."""
-    return _PARAMETRIZED.sub(lambda m: m["name"], name)
-
-
-def weight_matrices(module: nn.Module) -> dict[str, Tensor]:
-    """Every ≥2-D parameter of ``module`` as a detached float32 matrix, keyed by its clean name (BigGAN §4.1).
-
-    The raw parameter is read, so spectrally normalised layers give their un-normalised weight. A conv weight
-    out×in×kh×kw becomes out × (in·kh·kw), the matrix whose σ0 spectral norm divides by (Miyato et al. 2018).
-    """
-    matrices: dict[str, Tensor] = {}
-    for name, param in module.named_parameters():
-        if param.dim() < 2:
-            continue
-        clean = clean_param_name(name)
-        if clean in matrices:  # two parametrization originals of one weight would collide; keep them apart
-            clean = name
-        matrices[clean] = param.detach().reshape(param.shape[0], -1).float()
-    return matrices
-
-
-def first_layer_name(module: nn.Module) -> str | None:
-    """Clean name of the first ≥2-D weight of ``module`` that is not an embedding table, or None.
-
-    Registration order is data-flow order in these networks; embedding tables are skipped because BigGAN's G registers
-    its shared class embedding before ``linear``, the first layer proper that §4.1 singles out.
-    """
-    embedding_params = {id(p) for m in module.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
-    for name, param in module.named_parameters():
-        if param.dim() >= 2 and id(param) not in embedding_params:
-            return clean_param_name(name)
-    return None
-
-
 def top_singular_values(module: nn.Module, *, k: int = 3, method: Method = "svd", power_iters: int = 8,
                         oversample: int = 7, seed: int = 0) -> dict[str, Tensor]:
     """Top-``k`` singular values of every ≥2-D weight of ``module`` (BigGAN §4.1), keyed by clean parameter name.
@@ -139,52 +114,10 @@ def top_singular_values(module: nn.Module, *, k: int = 3, method: Method = "svd"
     return {name: out[name] for name in matrices}  # registration order, which plots and "first layer" rely on
 
 
-def _batched_top_k(stack: Tensor, *, k: int, method: str, power_iters: int, oversample: int, seed: int) -> Tensor:
-    """Top-k singular values of a b×m×n float32 stack → b×min(k, m, n), NaN rows for non-finite matrices."""
-    finite = torch.isfinite(stack).flatten(1).all(dim=1)
-    if not bool(finite.all()):  # zero the bad matrices (their values become NaN below); copy only then
-        stack = torch.where(finite[:, None, None], stack, torch.zeros((), device=stack.device))
-    # Transposing leaves the singular values unchanged. svdvals wants the tall form: for a conv weight's wide
-    # out × in·kh·kw matrix, its transposed view (column-major, as LAPACK wants, and no copy) ran 4-7× faster on CPU
-    # (ch=96 128² G+D: 39 s → 10 s). Subspace iteration wants the wide form, whose short side bounds its block size.
-    tall = stack.shape[-2] >= stack.shape[-1]
-    if tall != (method == "svd"):
-        stack = stack.mT
-    if method == "svd":
-        values = torch.linalg.svdvals(stack)
-    else:
-        values = _power_svdvals(stack, k=k, iters=power_iters, oversample=oversample, seed=seed)
-    values = values[:, :k].float()
-    return torch.where(finite[:, None], values, torch.full((), math.nan, device=values.device))
-
-
-def _power_svdvals(stack: Tensor, *, k: int, iters: int, oversample: int, seed: int) -> Tensor:
-    # Orthogonal (block power) iteration on Wᵀ W with an oversampled block, then the exact singular values of the
-    # small projection W·Q (Rayleigh–Ritz). The error of σ_i shrinks like (σ_q / σ_i)^(2·iters), q = k + oversample.
-    m, n = stack.shape[-2:]
-    q = min(k + oversample, m)
-    generator = torch.Generator().manual_seed(seed)
-    basis = torch.randn(stack.shape[0], n, q, generator=generator).to(stack.device)
-    for _ in range(iters):
-        left = torch.linalg.qr(stack @ basis).Q
-        basis = torch.linalg.qr(stack.mT @ left).Q
-    return torch.linalg.svdvals(stack @ basis)
-
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Log records
 # ---------------------------------------------------------------------------------------------------------------------
-def sv_key(net: str, layer: str, index: int) -> str:
-    """Log key of σ_index of weight ``layer`` of ``net``: ``sv/G/linear.weight/0`` (module docstring)."""
-    return f"sv/{net}/{layer}/{index}"
-
-
-def parse_sv_key(key: str) -> tuple[str, str, int] | None:
-    """``"sv/G/linear.weight/0"`` → ``("G", "linear.weight", 0)``; summary and non-sv keys → None."""
-    match = _SV_KEY.match(key)
-    return (match["net"], match["layer"], int(match["index"])) if match else None
-
-
 def spectral_record(G: nn.Module | None, D: nn.Module | None, *, k: int = 3, method: Method = "svd",
                     **method_kwargs: Any) -> dict[str, float]:
     """Flat log record of the top-``k`` singular values of every G and D weight (BigGAN §4.1, §4.2, App. F).

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gancore.models.biggan import DiscriminatorBlock
+from gancore.nn import DiscriminatorBlock
 from gancore.nn import SNConv2d, SNLinear, downsample2x
-from gancore.search.genotype import (CELLS, CROSS_EDGES, NORMAL_OPS, UP_OPS, Genotype, normal_edge_names,
+from gancore.models.alphagan_space import (CELLS, CROSS_EDGES, NORMAL_OPS, UP_OPS, Genotype, normal_edge_names,
                                      up_edge_names)
 
 IMAGE_CHANNELS = 3

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore.errors import ConfigError
-from gancore.models.progan import LatentProjection, progan_channels
+from gancore.nn import LatentProjection, progan_channels
 from gancore.nn import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, downsample2x, upsample2x
 
 IMAGE_CHANNELS = 3

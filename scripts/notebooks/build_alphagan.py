@@ -52,8 +52,9 @@ code('''
 from IPython.display import display
 from gancore import viz, widgets
 from gancore.notebook import resolve_notebook_params
-from gancore.recipes import alphagan, alphagan_claims as claims, alphagan_report as report
-from gancore.recipes.alphagan_config import AlphaGANConfig
+from gancore.recipes import alphagan
+from gancore.recipes.alphagan import claims, report
+from gancore.recipes.alphagan.config import AlphaGANConfig
 
 _PARAMS = ["scale", "preset", "mode", "genotype", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run",
            "run_claims", "explore", "overrides"]

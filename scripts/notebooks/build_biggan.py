@@ -48,10 +48,10 @@ overrides: dict = {}                # any other config field, e.g. {"total_kimg"
 code('''
 # Parameters are checked here: papermill only warns about unknown names, gancore refuses them.
 from IPython.display import display
-from gancore import viz, widgets
+from gancore import viz
 from gancore.notebook import resolve_notebook_params
 from gancore.recipes import biggan
-from gancore.recipes.biggan_config import BigGANConfig
+from gancore.recipes.biggan.config import BigGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "table1_row",
            "run_claims", "explore", "pretrained", "overrides"]
@@ -159,7 +159,7 @@ if sweep:
     display(viz.plot_table(sweep, title="truncation sweep (None = untruncated)", styled=True))
     display(viz.plot_truncation_curve(sweep))
 if trained:
-    strip = widgets.render_truncation_strip(G_sample, seed=cfg.seed, label=0, n_per=4,
+    strip = biggan.render_truncation_strip(G_sample, seed=cfg.seed, label=0, n_per=4,
                                             thresholds=(None, 2.0, 1.0, 0.5, 0.25, 0.04))
     display(viz.show_grid(strip, nrow=6, title=f"{data.class_names[0]}; columns: untruncated, τ = 2, 1, 0.5, 0.25, 0.04"))
 ''')
@@ -199,7 +199,7 @@ ex = references.explorable("biggan", explore=nb_opts["explore"], run_G=G_sample 
 if ex is not None:
     print(ex.label)
     # label_b defaults to the next class, which exists for any class-conditional dataset (>= 2 classes)
-    panel = widgets.biggan_widget_panel(ex.G, class_names=ex.class_names, seed=cfg.seed, label=1)
+    panel = biggan.biggan_widget_panel(ex.G, class_names=ex.class_names, seed=cfg.seed, label=1)
     display(panel.truncation, panel.latent_interpolation, panel.class_interpolation)
     if panel.widget is not None:
         display(panel.widget)
@@ -214,7 +214,7 @@ code('''
 if nb_opts.get("pretrained"):
     from gancore.models.biggan_pretrained import load_converted_biggan_deep
     G_in = load_converted_biggan_deep(nb_opts["pretrained"], truncation=0.4)
-    in_panel = widgets.biggan_widget_panel(G_in, class_names=[str(i) for i in range(1000)], label=207,
+    in_panel = biggan.biggan_widget_panel(G_in, class_names=[str(i) for i in range(1000)], label=207,
                                            label_b=1, truncation=0.4)
     display(in_panel.truncation, in_panel.class_interpolation)
     if in_panel.widget is not None:
@@ -248,4 +248,4 @@ code('''
 summary = biggan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params")})
 ''')
-nb.write(sys.argv[1])
+nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/biggan.ipynb")

@@ -59,8 +59,9 @@ code('''
 from IPython.display import display
 from gancore import viz, widgets
 from gancore.notebook import resolve_notebook_params
-from gancore.recipes import dggan, dggan_analysis as analysis, dggan_claims as claims
-from gancore.recipes.dggan_config import DGGANConfig
+from gancore.recipes import dggan
+from gancore.recipes.dggan import analysis, claims, figures
+from gancore.recipes.dggan.config import DGGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "executor",
            "ray_address", "workers", "top_k", "sample_p", "max_layers", "run_claims", "explore", "overrides"]
@@ -137,7 +138,7 @@ if trained:
     best = result.search.best(resolution=cfg.resolution) or result.search.best()
     cols = ["cid", "step", "resolution", "fid", "nfid", "params_G", "params_D", "kept", "status"]
     display(viz.plot_table([{k: r[k] for k in cols} for r in rows], title="candidates", styled=True))
-    display(analysis.tree_figure(rows, best=best))
+    display(figures.tree_figure(rows, best=best))
 ''')
 md(r"""
 ## 6. Does G have to match D? (Fig. 3 left)
@@ -146,7 +147,7 @@ The G-to-D parameter ratio against normalized FID. The paper finds candidates be
 """)
 code('''
 if trained:
-    display(analysis.ratio_figure(rows, best=best))
+    display(figures.ratio_figure(rows, best=best))
 ''')
 md(r"""
 ## 7. How each action affects training (Fig. 3 middle)
@@ -159,7 +160,7 @@ if trained:
     stats = analysis.action_stats(rows)
     if stats:
         display(viz.plot_table(stats, title="per action", styled=True))
-        display(analysis.action_figure(stats))
+        display(figures.action_figure(stats))
 ''')
 md(r"""
 ## 8. Greedy pruning and the efficient setting (Fig. 3 right)
@@ -171,7 +172,7 @@ code('''
 if trained:
     quality = analysis.parent_quality(rows)
     display(viz.plot_table(quality, title="good children by parent quality", styled=True))
-    display(analysis.parent_quality_figure(quality))
+    display(figures.parent_quality_figure(quality))
     display(viz.plot_table(analysis.replay_table(result.state, rows, cfg=cfg), title="replay with K′, p′",
                            styled=True))
 ''')

@@ -47,7 +47,7 @@ from IPython.display import display
 from gancore import viz, widgets
 from gancore.notebook import resolve_notebook_params
 from gancore.recipes import progan
-from gancore.recipes.progan_config import ProGANConfig
+from gancore.recipes.progan.config import ProGANConfig
 
 _PARAMS = ["scale", "preset", "dataset", "data_dir", "out_dir", "seed", "device", "dry_run", "ablation",
            "run_claims", "explore", "overrides"]
@@ -250,4 +250,4 @@ code('''
 summary = progan.update_summary(cfg.out_dir)
 print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params", "final")})
 ''')
-nb.write(sys.argv[1])
+nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/progan.ipynb")

@@ -1,0 +1,172 @@
+"""alphaGAN as the engine runs it: a pipeline of the search (in ``out_dir``) and the retrain (in ``out_dir/retrain``),
+whose ``out_dir/summary.json`` holds both parts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from gancore import engine
+from gancore.engine.recipe import Paper, Pipeline
+from gancore.errors import ConfigError
+from gancore.models.alphagan_space import Genotype, load_genotype
+from gancore.nn import count_params
+from gancore.recipes.alphagan.config import AlphaGANConfig
+from gancore.recipes.alphagan.data import ImageBank, build_images
+from gancore.recipes.alphagan.nets import build_networks
+from gancore.recipes.alphagan.retrain import RetrainPart, resolve_genotype, retrain_config
+from gancore.recipes.alphagan.search import SearchPart
+
+PAPER = "alphagan"
+
+
+@dataclass
+class SearchResult(engine.Run):
+    @property
+    def genotype(self) -> Genotype:
+        """The derived genotype now (argmax per edge), with its α softmax in ``meta``."""
+        return self.method.genotype()
+
+    def search_log(self) -> list[dict]:
+        return [r for r in self.log() if r.get("kind") == "search"]
+
+
+@dataclass
+class RetrainResult(engine.Run):
+    @property
+    def genotype(self) -> Genotype:
+        return self.method.genotype
+
+
+@dataclass
+class AlphaGANRun(engine.Run):
+    @property
+    def search(self) -> SearchResult | None:
+        return self.parts.get("search")
+
+    @property
+    def retrain(self) -> RetrainResult | None:
+        return self.parts.get("retrain")
+
+    @property
+    def images(self) -> ImageBank | None:
+        return self.data
+
+
+class _Search(SearchPart):
+    run_class = SearchResult
+
+
+class _Retrain(RetrainPart):
+    run_class = RetrainResult
+
+
+class AlphaGANRecipe(Paper, Pipeline):
+    paper = PAPER
+    config_class = AlphaGANConfig
+    demo_seconds = 403.0  # the reduced notebook, fp32, AMD EPYC Zen 3 (AVX2 only, 2 cores), measured by papermill
+    single_process = ("alphaGAN's search and retrain run in one process (one GPU searches alphaGAN(s) in the paper's "
+                      "3 GPU-hours)")
+    run_class = AlphaGANRun
+
+    def pipeline(self, ctx: engine.PipelineContext) -> AlphaGANRun:
+        cfg, out = ctx.cfg, ctx.folder.out
+        images = ctx.data if ctx.data is not None else build_images(cfg)
+        summary: dict[str, Any] = {"paper": PAPER, "scale": cfg.scale, "preset": cfg.preset, "mode": cfg.mode,
+                                   "dataset": cfg.dataset, "resolution": cfg.resolution,
+                                   "claims": ctx.previous.get("claims", [])}
+        parts: dict[str, engine.Run] = {}
+        if cfg.mode in ("search", "search+retrain"):
+            search = parts["search"] = ctx.train(_Search(), cfg, data=images)
+            if not cfg.dry_run:
+                genotype = search.genotype
+                genotype.save(out / "genotype.json")
+                search.summary.update(genotype=genotype.to_dict(), gap=[r["gap"] for r in search.search_log()])
+            summary["search"] = search.summary
+        if cfg.mode in ("retrain", "search+retrain"):
+            if cfg.genotype:
+                genotype = load_genotype(cfg.genotype, run_dir=out)
+            else:
+                genotype = parts["search"].genotype if "search" in parts else resolve_genotype(cfg)
+            # The retrain folder's config names the genotype by its content, so a new search result (or an edited
+            # genotype.json) is never resumed on top of another architecture's checkpoint.
+            rcfg = retrain_config(cfg, genotype=genotype.compact(), out_dir=out / "retrain")
+            parts["retrain"] = ctx.train(_Retrain(genotype), rcfg, data=images, evaluate=ctx.evaluate)
+            summary["retrain"] = parts["retrain"].summary
+        last = parts.get("retrain") or parts["search"]
+        train_seconds = sum(p.summary.get("train_seconds", 0.0) for p in parts.values())
+        summary.update({
+            "status": "dry_run" if cfg.dry_run else last.summary["status"],
+            # The network a user ends up with: the retrained G when there is one, else the supernet.
+            "params": {"G": count_params(last.method.G), "D": count_params(last.method.D)},
+            "kimg": sum(p.trainer.state.nimg for p in parts.values()) / 1000,
+            "train_seconds": round(train_seconds, 2)})
+        summary["img_per_s"] = round(summary["kimg"] * 1000 / max(summary["train_seconds"], 1e-9), 2)
+        if "retrain" in parts and "final" in parts["retrain"].summary:
+            summary["final"] = parts["retrain"].summary["final"]
+            summary["initial"] = parts["retrain"].summary.get("initial", {})
+        return AlphaGANRun(cfg, summary, data=images, parts=parts)
+
+    def check_inputs(self, cfg: AlphaGANConfig) -> None:
+        """A genotype to retrain must load before anything is built."""
+        if cfg.genotype or cfg.mode == "retrain":
+            resolve_genotype(cfg)
+
+    def memory_estimate(self, cfg: AlphaGANConfig):
+        """The supernet's and D's state with the worst-case copies, and the activations of one search batch (or the
+        retrain net's, when only retraining)."""
+        from gancore.nn import skip_spectral_norm
+        from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
+
+        with torch.device("meta"), skip_spectral_norm():
+            G, D = build_networks(cfg, genotype=resolve_genotype(cfg) if cfg.mode == "retrain" else None)
+        parts = {"weights, gradients, Adam state, EMA and worst-case copies": 2 * state_bytes(G, D)}
+        if not cfg.dry_run:
+            z = torch.empty(2, cfg.dim_z, device="meta")
+            per_image = layer_output_bytes([G, D], lambda: D(torch.cat([G(z)] * 2)), batch=2)
+            batch = cfg.batch_size if cfg.mode != "retrain" else max(cfg.retrain_g_batch, cfg.retrain_d_batch)
+            parts[f"activations (batch {batch})"] = per_image * batch
+        if cfg.dataset == "shapes":
+            parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 2
+        return MemoryEstimate(parts, knobs={"state": "g_channels, d_channels, dim_z, resolution",
+                                            "activations": "batch_size (search), retrain_g_batch / retrain_d_batch",
+                                            "dataset": "dataset_size"}, host_only=("dataset",))
+
+    def reference_generator(self, cfg: AlphaGANConfig, info: dict[str, Any]) -> nn.Module:
+        return build_networks(cfg, genotype=load_genotype(cfg.genotype))[0]  # a retrain: the config names it
+
+    def reference_export(self, run: AlphaGANRun):
+        if run.retrain is None:
+            raise ConfigError("an alphaGAN reference is a retrain: its config needs mode retrain or search+retrain")
+        summary = {**run.summary, "iterations_done": run.retrain.summary.get("iterations_done")}
+        return summary, run.retrain.G_ema, run.retrain.out_dir / "log.jsonl"
+
+    def result_line(self, run: AlphaGANRun) -> str:
+        s, cfg = run.summary, run.cfg
+        return (f"{PAPER} {cfg.scale} ({cfg.mode}): {s.get('status')}; params G {s['params']['G']:,}"
+                + (f"; genotype {cfg.out_dir}/genotype.json" if run.search else ""))
+
+
+RECIPE = AlphaGANRecipe()
+
+
+def load_config(*, scale: str = "reduced", preset: str = "", **overrides: Any) -> AlphaGANConfig:
+    """Resolve an alphaGAN config: dataclass defaults ← papers/alphagan/<scale>[-preset].yaml ← overrides."""
+    return RECIPE.load_config(scale=scale, preset=preset, **overrides)
+
+
+def run(cfg: AlphaGANConfig, *, images: ImageBank | None = None, progress: bool = True,
+        evaluate: bool = True) -> AlphaGANRun:
+    """Search and/or retrain under the run contract (``cfg.mode``); the search lives in ``out_dir`` and the retrain
+    in ``out_dir/retrain``; ``out_dir/summary.json`` holds both parts."""
+    return engine.run(RECIPE, cfg, data=images, progress=progress, evaluate=evaluate)
+
+
+def memory_estimate(cfg: AlphaGANConfig):
+    return RECIPE.memory_estimate(cfg)
+
+
+def check_inputs(cfg: AlphaGANConfig) -> None:
+    RECIPE.check_inputs(cfg)
