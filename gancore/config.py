@@ -20,7 +20,7 @@ import math
 import os
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
@@ -61,6 +61,13 @@ class RunConfig:
     download: bool = False  # allow torchvision to download CIFAR-10 (never at default settings)
     dataset_size: int = 10000  # number of procedural shapes images (shapes only)
     strict_images: bool = False  # a corrupt image is an error instead of a counted warning
+    max_images: int = 0  # train on this many images, evenly spaced over the data (0: all; shapes: caps dataset_size)
+    # Files are prepared once into a store on disk (gancore.data.store) and read from it; "auto" holds a data set in
+    # memory when it is small (up to 2 GiB and a quarter of the free memory), "yes"/"no" force either way.
+    data_in_memory: Literal["auto", "yes", "no"] = "auto"
+    store_dir: Optional[str] = None  # where prepared stores live (default: <data_dir>/.gancore_cache)
+    data_changed: Literal["rebuild", "refuse"] = "rebuild"  # a store whose source files changed since
+    loader_workers: int = 2  # threads that read the next minibatch from a store during a step (0: in the step)
     mirror_augment: bool = False  # flip half the reals left-right (ProGAN App. G, for 100k-image LSUN categories)
     out_dir: str = ""  # run folder; "" means runs/<paper>-<scale>[-<preset>][-<ablation>]
     seed: int = 0  # seeds data order, latents, init and every random draw of the run
@@ -92,7 +99,8 @@ class RunConfig:
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
                 raise ConfigError(f"{f.name}={value!r} must be a finite number")
         at_least = {name: 0 for name in ("total_kimg", "max_seconds", "log_every_kimg", "ckpt_every_kimg",
-                                         "sample_every_kimg", "metrics_every_kimg", "ema_start_kimg", "num_threads")}
+                                         "sample_every_kimg", "metrics_every_kimg", "ema_start_kimg", "num_threads",
+                                         "max_images", "loader_workers")}
         at_least.update(dataset_size=1, keep_checkpoints=1, metric_num_images=1, final_num_images=1)
         for name, low in at_least.items():
             value = getattr(self, name)
@@ -122,7 +130,8 @@ class RunConfig:
     RESUMABLE_CHANGES: typing.ClassVar[tuple[str, ...]] = (
         "total_kimg", "max_seconds", "device", "dry_run", "out_dir", "log_every_kimg", "ckpt_every_kimg",
         "keep_checkpoints", "sample_every_kimg", "metrics_every_kimg", "metric_num_images", "final_num_images",
-        "num_threads", "download", "data_dir", "inception_weights", "restart",
+        "num_threads", "download", "data_dir", "inception_weights", "restart", "data_in_memory", "store_dir",
+        "data_changed", "loader_workers",
     )
 
     def apply_ablation(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -367,3 +376,21 @@ def save_config(cfg: Any, path: str | Path) -> None:
 def load_config(cls: type, path: str | Path) -> Any:
     with open(path) as f:
         return build(cls, json.load(f), source=str(path))
+
+
+def parse_key_values(items: list[str], *, reserved: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``key=value`` pairs of a command line; values are read as YAML (numbers, booleans, lists), so ``ch=8`` gives
+    an int. A key in ``reserved`` has its own flag, which the error names."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key = key.strip()
+        if reserved and key in reserved:
+            raise ConfigError(f"--set {key}=… is not allowed: give the {key} with {reserved[key]}")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({e.__class__.__name__})") from None
+    return out

@@ -98,6 +98,12 @@ def _check_paths(cfg: RunConfig) -> None:
 
 def _check_memory(cfg: RunConfig, device: torch.device, recipe) -> None:
     estimate: MemoryEstimate = recipe.memory_estimate(cfg)
+    data = _check_data(cfg)
+    if data is not None:
+        what = "dataset" if data.in_memory else f"data loader buffers (streamed from a store of {data.images:,} images)"
+        estimate[what] = data.host_bytes
+        estimate.host_only = (*estimate.host_only, what)
+        estimate.knobs.setdefault("data", "dataset_size / max_images, data_in_memory")
     checks = [(device, estimate.total(host=False) if device.type == "cuda" else estimate.total())]
     if device.type == "cuda":
         checks.append((torch.device("cpu"), estimate.total(host=True)))
@@ -109,6 +115,29 @@ def _check_memory(cfg: RunConfig, device: torch.device, recipe) -> None:
             raise ConfigError(f"this run cannot fit in memory: it needs at least {format_bytes(need)} ({parts}), "
                               f"but {'the GPU' if where.type == 'cuda' else 'this machine'} has "
                               f"{format_bytes(have)} available. Sized by {knobs}.")
+
+
+def _check_data(cfg: RunConfig):
+    """The data's footprint (:mod:`gancore.data.footprint`); a store that does not fit on its disk is refused."""
+    import shutil
+
+    from gancore.data.footprint import data_footprint
+    from gancore.errors import DataError
+
+    try:
+        data = data_footprint(cfg)
+    except (DataError, ValueError):
+        return None  # the data itself is at fault: building it says so with the details
+    if data is not None and data.disk_bytes:
+        where = data.store_dir
+        while not where.exists():
+            where = where.parent
+        free = shutil.disk_usage(where).free
+        if data.disk_bytes > free:
+            raise ConfigError(f"preparing the data store needs {format_bytes(data.disk_bytes)} ({data.images:,} "
+                              f"images of {format_bytes(data.image_bytes)}) at {data.store_dir}, which has "
+                              f"{format_bytes(free)} free: set store_dir to a larger disk, or max_images")
+    return data
 
 
 def check(cfg: RunConfig, *, recipe=None, extra: dict[str, Any] | None = None) -> None:

@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 _OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argument"}
@@ -23,19 +21,12 @@ _OWN_FLAGS = {"scale": "--scale", "preset": "--preset", "paper": "the first argu
 
 def parse_sets(items: list[str]) -> dict:
     """``key=value`` pairs; values are read as YAML (numbers, booleans, lists), so ``ch=8`` gives an int."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
-        key = key.strip()
-        if key in _OWN_FLAGS:
-            raise SystemExit(f"--set {key}=… is not allowed: give the {key} with {_OWN_FLAGS[key]}")
-        try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise SystemExit(f"--set {item!r}: the value is not valid YAML ({e.__class__.__name__})") from None
-    return out
+    from gancore.config import ConfigError, parse_key_values
+
+    try:
+        return parse_key_values(items, reserved=_OWN_FLAGS)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,3 +61,17 @@ def test_dggan_benchmark_runs_both_executors_and_the_full_candidate_estimate(cap
     assert bench.main(["--scale", "smoke", "--candidates", "2", "--workers", "2", "--full-steps", "1", "--full-scale", "smoke"]) == 0
     out = capsys.readouterr().out
     assert "local" in out and "ray ×2" in out and "2 candidates (2 ok)" in out and "device-days" in out
+
+
+def test_data_pipeline_benchmark_measures_prepare_and_both_loader_paths(tmp_path):
+    spec_ = importlib.util.spec_from_file_location("data_pipeline", _PATH.parent / "data_pipeline.py")
+    bench = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(bench)
+    out = tmp_path / "rows.json"
+    assert bench.main(["--sets", "300x16", "--batch", "32", "--batches", "3", "--loader-workers", "0", "2",
+                       "--prepare-images", "20", "--prepare-resolution", "16", "--workers", "0",
+                       "--dir", str(tmp_path / "stores"), "--json", str(out)]) == 0
+    rows = __import__("json").loads(out.read_text())
+    paths = {(r.get("path"), r["workers"]) for r in rows}
+    assert {("in memory", 0), ("streamed", 0), ("streamed", 2), (None, 0)} <= paths
+    assert all(r["img_s"] > 0 for r in rows) and all(r["peak_mib"] > 0 for r in rows if "peak_mib" in r)

@@ -21,7 +21,6 @@ from gancore.data import (
     MultiResCache,
     ShapesDataset,
     build_dataset,
-    cached_dataset,
     downsample,
     load_cifar10,
     load_image_folder,
@@ -29,7 +28,7 @@ from gancore.data import (
     to_float,
     to_uint8,
 )
-from gancore.data import registry, shapes
+from gancore.data import registry, shapes, store
 from gancore.data.cache import CACHE_FOLDER
 
 NUM_CLASSES = len(SHAPE_CLASSES)
@@ -295,12 +294,12 @@ def test_build_cifar10_uses_disk_cache(tmp_path, skip_cifar_md5, monkeypatch):
     first = build_dataset("cifar10", resolution=16, data_dir=tmp_path)
     assert first.resolution == 16 and len(first) == 10 and first.num_classes == 10
     assert first.num_classes == registry.KNOWN_NUM_CLASSES["cifar10"]  # what a dry run assumes without data
-    assert list((tmp_path / CACHE_FOLDER).glob("cifar10-train-32-*.pt"))
+    assert list((tmp_path / CACHE_FOLDER).glob("cifar10-32-*/meta.json"))  # the prepared store
 
     def must_not_decode(*args, **kwargs):
-        raise AssertionError("CIFAR-10 decoded again despite the cache")
+        raise AssertionError("CIFAR-10 decoded again despite the store")
 
-    monkeypatch.setattr(registry, "load_cifar10", must_not_decode)
+    monkeypatch.setattr(store, "_decode_job", must_not_decode)
     second = build_dataset("cifar10", resolution=8, data_dir=tmp_path)
     assert torch.equal(second.cache.at(8), first.cache.at(8))
     assert torch.equal(second.labels, first.labels)
@@ -527,27 +526,6 @@ def test_cache_truncated_or_foreign_file_is_a_clear_error(tmp_path):
         MultiResCache.load(tmp_path / "nope.pt")
 
 
-def test_cached_dataset_decodes_once_and_tracks_changes(tmp_path):
-    calls = []
-
-    def load():
-        calls.append(1)
-        return torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["a", "b"]
-
-    kwargs = dict(kind="folder", source=tmp_path, resolution=4, load=load)
-    first = cached_dataset(fingerprint=[["x.png", 10, 1]], **kwargs)
-    second = cached_dataset(fingerprint=[["x.png", 10, 1]], **kwargs)
-    assert len(calls) == 1
-    assert torch.equal(first[0], second[0]) and second[2] == ["a", "b"]
-    cached_dataset(fingerprint=[["x.png", 11, 2]], **kwargs)  # a file changed
-    assert len(calls) == 2
-    for entry in (tmp_path / CACHE_FOLDER).glob("*.pt"):
-        entry.write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="rebuilding"):
-        rebuilt = cached_dataset(fingerprint=[["x.png", 10, 1]], **kwargs)
-    assert len(calls) == 3 and torch.equal(rebuilt[1], torch.tensor([0, 1]))
-
-
 # --------------------------------------------------------------------------------------
 # batch stream
 # --------------------------------------------------------------------------------------
@@ -630,9 +608,9 @@ def test_build_folder_dataset_caches_under_data_dir(tmp_path, monkeypatch):
     data = build_dataset("folder", resolution=8, data_dir=tmp_path)
     assert data.class_names == ["cats", "dogs"] and data.labels.tolist() == [0, 1]
     assert data.cache.resolutions == [4, 8]
-    assert len(list((tmp_path / CACHE_FOLDER).glob("folder-8-*.pt"))) == 1
+    assert len(list((tmp_path / CACHE_FOLDER).glob("folder-8-*/meta.json"))) == 1
 
-    monkeypatch.setattr(registry, "load_image_folder", lambda *a, **k: pytest.fail("decoded twice"))
+    monkeypatch.setattr(store, "_decode_job", lambda *a, **k: pytest.fail("decoded twice"))
     again = build_dataset("folder", resolution=8, data_dir=tmp_path)
     assert torch.equal(again.cache.at(8), data.cache.at(8))
 

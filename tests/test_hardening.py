@@ -287,7 +287,8 @@ def _nb(**kw):
     (dict(overrides={"paper": "progan"}), r"paper='progan' cannot be set in overrides"),
     (dict(overrides={"lr_g": float("nan")}), r"lr_g=nan must be a finite number"),
     (dict(overrides={"batch_size": 10**9, "accumulate": 1}), r"cannot fit in memory: it needs at least .* TB"),
-    (dict(overrides={"dataset_size": 10**9}), r"cannot fit in memory.*dataset .* TB"),
+    (dict(overrides={"dataset_size": 10**9}), r"preparing the data store needs .* TB .* set store_dir"),
+    (dict(overrides={"dataset_size": 10**9, "data_in_memory": "yes"}), r"cannot fit in memory.*dataset .* TB"),
     (dict(overrides={"ch": 100000}), r"cannot fit in memory.*weights, gradients, Adam state"),
     (dict(dataset="folder", data_dir="/nonexistent/images"), r"data_dir='/nonexistent/images' does not exist"),
 ])

@@ -35,6 +35,8 @@ def floor(module: str) -> int | None:
     parts = module.split(".")
     if parts[0] != "gancore":
         return None
+    if parts[-1] == "__main__":  # a command-line entry point (python -m gancore.data) stands above everything
+        return len(FLOORS)
     top = parts[1] if len(parts) > 1 else ""
     if top == "recipes" and len(parts) > 3 and parts[3] in NOTEBOOK_FACING:
         return len(FLOORS) - 1

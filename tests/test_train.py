@@ -225,7 +225,7 @@ def test_real_levels_go_to_device_only_within_budget(budget, expected):
 
     data = build_dataset("shapes", resolution=8, size=16, seed=0)
     reals = RealImages(data=data, device=torch.device("meta"), device_budget_bytes=budget)
-    assert reals.level(8).device.type == expected  # a too-large level stays on the host, batches move instead
+    assert reals.source_device.type == expected  # a too-large data set stays on the host, batches move instead
 
 
 def test_one_latent_sampler_for_seeds_and_generators():

@@ -1,4 +1,4 @@
-"""Data for gancore: procedural shapes, CIFAR-10, image folders, a uint8 multi-resolution cache.
+"""Data for gancore: procedural shapes, CIFAR-10, image folders; prepared stores on disk, levels pooled on demand.
 
 Convention: images are uint8 tensors N×3×H×W (RGB) and labels int64 tensors of shape N;
 :func:`to_float` / :func:`to_uint8` convert to and from the models' [-1, 1] range.
@@ -8,10 +8,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gancore.data.cache import CACHE_FOLDER, MultiResCache, cached_dataset, downsample
+from gancore.data.cache import CACHE_FOLDER, MultiResCache, downsample
 from gancore.data.cifar import load_cifar10
 from gancore.data.folder import IMAGE_EXTENSIONS, load_image_folder, scan_image_folder
-from gancore.data.registry import DATASETS, KNOWN_NUM_CLASSES, ImageData, build_dataset
+from gancore.data.imageset import ImageData
+from gancore.data.levels import pooled, pooled_uint8
+from gancore.data.registry import DATASETS, KNOWN_NUM_CLASSES, build_dataset, default_store_dir, source_of
+from gancore.data.store import Source, StoreReader, prepare_store
 from gancore.data.shapes import SHAPE_CLASSES, VALID_RESOLUTIONS, ShapesDataset, render_shapes
 from gancore.data.stream import BatchStream
 
@@ -26,8 +29,14 @@ __all__ = [
     "ImageData",
     "MultiResCache",
     "ShapesDataset",
+    "Source",
+    "StoreReader",
     "build_dataset",
-    "cached_dataset",
+    "default_store_dir",
+    "pooled",
+    "pooled_uint8",
+    "prepare_store",
+    "source_of",
     "downsample",
     "load_cifar10",
     "load_image_folder",

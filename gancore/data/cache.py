@@ -1,26 +1,25 @@
-"""uint8 multi-resolution image pyramid (in memory and on disk) and the decoded-data disk cache.
+"""uint8 multi-resolution image pyramid (in memory and on disk), and the source files' fingerprint.
 
 ProGAN §2 / Fig. 2 trains at 4×4 first and doubles the resolution; the discriminator sees real
 images "downsampled to match the current resolution of the network" by 2×2 average pooling.
-:class:`MultiResCache` precomputes every level once, so a training step only indexes memory.
+:class:`MultiResCache` precomputes every level at once. Training no longer stores it (the loader pools each batch's
+levels on the device, :mod:`gancore.data.levels`, bit for bit the same); it remains the reference those levels
+are tested against, and a way to keep a small set's pyramid.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CACHE_FOLDER", "MultiResCache", "cache_key", "cached_dataset", "downsample", "file_fingerprint"]
+__all__ = ["CACHE_FOLDER", "MultiResCache", "downsample", "file_fingerprint"]
 
-CACHE_FOLDER = ".gancore_cache"
+CACHE_FOLDER = ".gancore_cache"  # beside the data: its prepared stores (gancore.data.store)
 _FORMAT = "gancore.MultiResCache"
 _DATASET_FORMAT = "gancore.cached_dataset"
 _VERSION = 1
@@ -170,16 +169,6 @@ def _torch_load_checked(path: Path, expected_format: str) -> dict:
     return payload
 
 
-def cache_key(*, kind: str, source: str | Path, resolution: int, fingerprint: Any) -> str:
-    """Stable short key of what was decoded: kind, absolute source path, resolution, fingerprint."""
-    blob = json.dumps(
-        [kind, str(Path(source).expanduser().resolve()), resolution, fingerprint],
-        sort_keys=True,
-        default=str,
-    )
-    return f"{kind}-{resolution}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-
-
 def file_fingerprint(paths: list[Path], root: str | Path) -> list[tuple[str, int, int]]:
     """``(relative path, size, mtime_ns)`` per file: changes whenever a file is added, removed or edited."""
     root = Path(root)
@@ -188,50 +177,3 @@ def file_fingerprint(paths: list[Path], root: str | Path) -> list[tuple[str, int
         st = p.stat()
         out.append((str(p.relative_to(root)) if p.is_relative_to(root) else str(p), st.st_size, st.st_mtime_ns))
     return out
-
-
-def cached_dataset(
-    *,
-    kind: str,
-    source: str | Path,
-    resolution: int,
-    fingerprint: Any,
-    load: Callable[[], tuple[Tensor, Tensor, list[str]]],
-    cache_dir: str | Path | None = None,
-) -> tuple[Tensor, Tensor, list[str]]:
-    """Return decoded ``(images, labels, class_names)``, decoding with ``load`` only on a cache miss.
-
-    The entry lives at ``<cache_dir or source>/.gancore_cache/<key>.pt``; the key covers ``kind``,
-    the absolute ``source`` path, ``resolution`` and ``fingerprint`` (e.g. file sizes/mtimes), so
-    any change to the data decodes afresh. A corrupt entry is rebuilt with a warning; a read-only
-    data folder just skips caching with a warning.
-
-    Args:
-        kind: data kind, e.g. "folder" or "cifar10-train".
-        source: the data folder.
-        resolution: decoded resolution.
-        fingerprint: JSON-serializable summary of the source files.
-        load: function that decodes the data.
-        cache_dir: folder that holds ``.gancore_cache`` (default: ``source``).
-    """
-    key = cache_key(kind=kind, source=source, resolution=resolution, fingerprint=fingerprint)
-    path = Path(cache_dir if cache_dir is not None else source).expanduser() / CACHE_FOLDER / f"{key}.pt"
-    if path.is_file():
-        try:
-            payload = _torch_load_checked(path, _DATASET_FORMAT)
-            return payload["images"], payload["labels"], list(payload["class_names"])
-        except (ValueError, KeyError) as err:
-            warnings.warn(f"rebuilding unreadable data cache {path}: {err}", stacklevel=2)
-    images, labels, class_names = load()
-    payload = {
-        "format": _DATASET_FORMAT,
-        "version": _VERSION,
-        "images": images,
-        "labels": labels,
-        "class_names": list(class_names),
-    }
-    try:
-        _atomic_torch_save(payload, path)
-    except OSError as err:
-        warnings.warn(f"could not write data cache {path} ({err}); data will be decoded again next time", stacklevel=2)
-    return images, labels, list(class_names)

@@ -93,8 +93,8 @@ def train(recipe: Training, cfg: RunConfig, *, data: Any = None, progress: bool 
         data = recipe.build_data(cfg)
     train_data, held_out = recipe.split_data(cfg, data) if data is not None else (None, None)
     method = recipe.build_method(cfg, data=data, held_out=held_out, device=device)
-    trainer = Trainer(cfg=recipe.loop_config(cfg), method=method, data=training_images(train_data, device),
-                      device=device)
+    trainer = Trainer(cfg=recipe.loop_config(cfg), method=method, device=device,
+                      data=training_images(train_data, device, workers=cfg.loader_workers))
     evaluator = recipe.build_evaluator(cfg, data=data, method=method, device=device) if data is not None else None
     evaluate = evaluate and distributed.info().is_main and evaluator is not None  # only rank 0 evaluates
     handle = lambda summary: (recipe.run_class or Run)(cfg, summary, method, trainer, evaluator, data)  # noqa: E731
@@ -118,7 +118,10 @@ def train(recipe: Training, cfg: RunConfig, *, data: Any = None, progress: bool 
             if initial is not None:  # kept in the checkpoint, so a resumed run still knows it
                 method.extra["initial_metrics"] = initial
     t0 = time.perf_counter()
-    result = trainer.run(progress=progress)
+    try:
+        result = trainer.run(progress=progress)
+    finally:
+        getattr(trainer.data, "close", lambda: None)()  # the reader threads of a streamed store
     if finished_before(previous, result):
         summary = previous
     else:

@@ -1,9 +1,8 @@
 """The training loop every paper shares: steps, cadences, G's weight EMA, the divergence guard, the log.
 
-A paper plugs in a :class:`~gancore.engine.recipe.Method` (its networks, optimizers and one update step) and,
-where it needs them, :class:`Hooks` (ProGAN's growth draws a grid at the end of every phase, BigGAN's §4.1 monitor
-logs singular values, alphaGAN's search logs its genotype). The loop knows nothing of resolutions, fade-ins or
-architecture weights: a method tells it where training stands (:meth:`Method.where`) and the loop logs that.
+A paper plugs in a :class:`~gancore.engine.recipe.Method` (networks, optimizers, one update step) and, where it
+needs them, :class:`Hooks` (ProGAN's phase-end grids, BigGAN's §4.1 monitor, alphaGAN's search log). The loop knows
+nothing of resolutions, fade-ins or architecture weights: a method says where training stands (``where``).
 
 Checkpoints and exact resume: :mod:`gancore.engine.checkpointing`; the folder: :mod:`gancore.engine.run_folder`.
 Data parallel (:mod:`gancore.distributed`): under torch.distributed each rank trains a replica on its slice of every
@@ -12,6 +11,7 @@ optimizer step, so the replicas stay identical, and rank 0 alone writes files.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +79,7 @@ class Trainer:
         self.total_nimg = int(round(cfg.total_kimg * 1000)) or method.length_nimg
         self.ema_start_nimg = int(round(cfg.ema_start_kimg * 1000))
         self._pending: list[dict[str, Tensor]] = []
-        self._resume_checked: bool | None = None
-        self.resumed_from: Path | None = None
+        self._resume_checked, self.resumed_from = None, None  # (bool, Path) once try_resume ran
 
     out = property(lambda self: self.folder.out)
 
@@ -96,7 +95,11 @@ class Trainer:
         idx = self.stream.next_indices(batch_size * world)[rank * batch_size:(rank + 1) * batch_size]
         # Flips come from the loop's generator, so a resumed run draws the same ones.
         flip = torch.rand(batch_size, generator=self.rng) < 0.5 if self.cfg.mirror_augment else None
-        return self.data.batch(idx, resolution=resolution, device=self.device, flip=flip)
+        out = self.data.batch(idx, resolution=resolution, device=self.device, flip=flip)
+        if getattr(self.data, "prefetches", False):  # a streamed store: read the likely next request meanwhile
+            ahead = copy.copy(self.stream).next_indices(batch_size * world)
+            self.data.prefetch(ahead[rank * batch_size:(rank + 1) * batch_size])
+        return out
 
     # ---- checkpoints (gancore.engine.checkpointing) -------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -179,8 +182,7 @@ class Trainer:
         governor = ThreadGovernor(enabled=self.device.type == "cpu" and not cfg.num_threads)
         self._log_threads(governor.start())
         t_log, n_log = time.perf_counter(), state.nimg
-        self.method.G.train()
-        self.method.D.train()
+        self.method.G.train(), self.method.D.train()
         try:
             while state.nimg < self.total_nimg:
                 if cfg.max_seconds and distributed.any_rank(state.train_seconds >= cfg.max_seconds):

@@ -81,6 +81,22 @@ class RayExecutor:
         self.options = {"num_cpus": cpus_per_candidate, "num_gpus": gpus_per_candidate if use_gpu else 0,
                         "max_retries": 1, "retry_exceptions": False}
 
+    def check_paths(self, paths: Sequence[str]) -> None:
+        """Every node of the cluster sees ``paths`` (the data store, the search folder): a multi-node search needs
+        them on a shared filesystem, which is refused here with the node that lacks one, before anything trains."""
+        ray = self._ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        probe = ray.remote(_missing_paths)
+        refs = {probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                .remote(list(paths)): n.get("NodeManagerAddress", n["NodeID"]) for n in nodes}
+        for ref, node in refs.items():
+            missing = ray.get(ref)
+            if missing:
+                raise ConfigError(f"Ray node {node} cannot see {', '.join(missing)}: a multi-node search needs the "
+                                  "data store (store_dir) and out_dir on a filesystem every node shares")
+
     def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone) -> None:
         ray = self._ray
         if not jobs:
@@ -104,6 +120,12 @@ class RayExecutor:
                 result = {"status": "failed", "error": f"{type(e).__name__}: {str(e).splitlines()[0][:400]}",
                           "worker_died": True}
             on_done(key, result)
+
+
+def _missing_paths(paths: list[str]) -> list[str]:
+    from pathlib import Path
+
+    return [p for p in paths if not Path(p).exists()]
 
 
 def _call_in_worker(fn: Callable[[Any, Any], dict], arg: Any, shared: Any, num_cpus: int) -> dict:

@@ -97,7 +97,7 @@ code('''
 data = dggan.build_data(cfg)
 if data is not None:
     for res in cfg.resolutions():
-        display(viz.show_grid(data.cache.at(res)[:16], nrow=16, title=f"reals at {res}²"))
+        display(viz.show_grid(data.images(res, 16), nrow=16, title=f"reals at {res}²"))
 ''')
 md(r"""
 ## 3. The search (Alg. 1)

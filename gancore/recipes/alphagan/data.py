@@ -10,7 +10,10 @@ from gancore.recipes.alphagan.config import AlphaGANConfig
 
 
 class ImageBank:
-    """uint8 images at the run's resolution with their labels, read by the loop like any data set (one level)."""
+    """uint8 images at the run's resolution with their labels, held in memory and read by the loop like any data
+    set (one level: alphaGAN trains at one resolution)."""
+
+    in_memory = True
 
     def __init__(self, *, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels = images, labels
@@ -19,14 +22,12 @@ class ImageBank:
         return len(self.images)
 
     @property
-    def cache(self) -> "ImageBank":
-        return self  # the one level the engine's reader asks for (gancore.engine.data)
-
-    @property
     def resolution(self) -> int:
         return self.images.shape[-1]
 
-    def at(self, resolution: int) -> Tensor:
+    stored_resolution = resolution
+
+    def top(self) -> Tensor:
         return self.images
 
     def subset(self, idx: Tensor) -> "ImageBank":
@@ -46,7 +47,7 @@ def build_images(cfg: AlphaGANConfig) -> ImageBank | None:
     data = build_data(cfg, resolution=source)
     if data is None:
         return None
-    images = data.cache.at(source)
+    images = data.images(source)
     if source != res:
         resized = [F.interpolate(images[i:i + 512].float(), size=(res, res), mode="area")
                    for i in range(0, len(images), 512)]

@@ -128,11 +128,8 @@ class AlphaGANRecipe(Paper, Pipeline):
             per_image = layer_output_bytes([G, D], lambda: D(torch.cat([G(z)] * 2)), batch=2)
             batch = cfg.batch_size if cfg.mode != "retrain" else max(cfg.retrain_g_batch, cfg.retrain_d_batch)
             parts[f"activations (batch {batch})"] = per_image * batch
-        if cfg.dataset == "shapes":
-            parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 2
         return MemoryEstimate(parts, knobs={"state": "g_channels, d_channels, dim_z, resolution",
-                                            "activations": "batch_size (search), retrain_g_batch / retrain_d_batch",
-                                            "dataset": "dataset_size"}, host_only=("dataset",))
+                                            "activations": "batch_size (search), retrain_g_batch / retrain_d_batch"})
 
     def reference_generator(self, cfg: AlphaGANConfig, info: dict[str, Any]) -> nn.Module:
         return build_networks(cfg, genotype=load_genotype(cfg.genotype))[0]  # a retrain: the config names it

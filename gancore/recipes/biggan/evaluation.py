@@ -22,8 +22,7 @@ class BigGANEvaluator:
         self._untruncated: tuple[int, nn.Module] | None = None
 
     def reals(self, n: int) -> Tensor:
-        level = self.data.cache.at(self.cfg.resolution)
-        return level[: min(n, len(level))]
+        return self.data.images(self.cfg.resolution, n)
 
     def prepared(self, G: nn.Module, *, truncation: float | None = None) -> nn.Module:
         """A copy of G with App. C.1 standing statistics for sampling at ``truncation`` (G itself is untouched)."""

@@ -63,11 +63,9 @@ def class_rows_figure(data, *, per_class: int = 8):
     """``per_class`` real images of every class, one row per class."""
     from gancore.viz import show_grid
 
-    level = data.cache.at(data.resolution)
     picks = []
     for c in range(data.num_classes):
-        idx = (data.labels == c).nonzero().flatten()[:per_class]
-        picks.append(level[idx])
+        picks.append(data.select((data.labels == c).nonzero().flatten()[:per_class]))
     names = ", ".join(data.class_names[: data.num_classes])
     return show_grid(torch.cat(picks), nrow=per_class, title=f"rows: {names}")
 

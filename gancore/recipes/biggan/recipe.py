@@ -82,8 +82,8 @@ class BigGANRecipe(Paper, Training):
         return {"claims": outcome.previous.get("claims", [])}
 
     def memory_estimate(self, cfg: BigGANConfig):
-        """Training state, the activations of one micro-batch (G's forward plus D on reals and fakes together) and
-        the shapes pyramid."""
+        """Training state and the activations of one micro-batch (G's forward plus D on reals and fakes together);
+        preflight adds the data's footprint."""
         from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
 
         num_classes = cfg.num_classes or KNOWN_NUM_CLASSES.get(cfg.dataset, 1000)
@@ -94,11 +94,8 @@ class BigGANRecipe(Paper, Training):
             y = torch.zeros(2, dtype=torch.long, device="meta")
             per_image = layer_output_bytes([G, D], lambda: D(torch.cat([G(z, y)] * 2), torch.cat([y, y])), batch=2)
             parts[f"activations (micro-batch {cfg.micro_batch})"] = per_image * cfg.micro_batch
-        if cfg.dataset == "shapes":
-            parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3  # uint8 pyramid
         return MemoryEstimate(parts, knobs={"state": "ch, d_ch, dim_z, resolution, num_classes",
-                                            "activations": "batch_size / accumulate", "dataset": "dataset_size"},
-                              host_only=("dataset",))
+                                            "activations": "batch_size / accumulate"})
 
     def estimate(self, cfg, **kwargs: Any):
         return estimate(cfg, **kwargs)

@@ -141,9 +141,8 @@ def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torc
     from gancore.metrics.fidelity import fidelity_metrics
 
     res = G.resolution
-    real = data.cache.at(res)
-    n = min(cfg.fid_num_images, len(real))
-    scores = fidelity_metrics(sample_uint8(G, n=n, seed=cfg.seed + 11), real[:n], metrics=("fid",),
+    n = min(cfg.fid_num_images, len(data))
+    scores = fidelity_metrics(sample_uint8(G, n=n, seed=cfg.seed + 11), data.images(res, n), metrics=("fid",),
                               extractor=cfg.extractor, inception_weights=cfg.inception_weights,
                               cache_dir=cfg.metrics_cache or None, cache_key=f"{cfg.metrics_key}-res{res}-n{n}",
                               device=str(device))

@@ -87,6 +87,9 @@ class DGGANRecipe(Paper, Pipeline):
         t0 = time.perf_counter()
         executor = make_executor(kind=cfg.executor, address=cfg.ray_address, workers=cfg.workers,
                                  gpus_per_candidate=cfg.gpus_per_candidate, use_gpu=ctx.device.type == "cuda")
+        if hasattr(executor, "check_paths"):  # Ray: the workers open the store and the run folders by path
+            store = getattr(getattr(data, "store", None), "folder", None)
+            executor.check_paths([str(p) for p in (store, out) if p is not None])
         search = Search(cfg=cfg, data=data, executor=executor, on_event=_say if ctx.progress else None)
         state = search.run()
         final = search.train_final()
@@ -118,10 +121,7 @@ class DGGANRecipe(Paper, Pipeline):
             z = torch.empty(2, cfg.latent_dim, device="meta")
             parts[f"activations (batch {cfg.batch_size})"] = layer_output_bytes(
                 [G, D], lambda: D(G(z)), batch=2) * cfg.batch_size
-        if cfg.dataset == "shapes":
-            parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3
-        return MemoryEstimate(parts, knobs={"state": "fmap_base, fmap_max, resolution", "activations": "batch_size",
-                                            "dataset": "dataset_size"}, host_only=("dataset",))
+        return MemoryEstimate(parts, knobs={"state": "fmap_base, fmap_max, resolution", "activations": "batch_size"})
 
     def reference_generator(self, cfg: DGGANConfig, info: dict[str, Any]) -> nn.Module:
         """A grown architecture: the manifest keeps the spec the search arrived at."""

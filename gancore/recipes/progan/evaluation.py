@@ -31,8 +31,7 @@ class ProGANEvaluator:
         self._swd_refs: dict[Any, Any] = {}
 
     def reals(self, resolution: int, n: int) -> Tensor:
-        level = self.data.cache.at(resolution)
-        return level[: min(n, len(level))]
+        return self.data.images(resolution, n)
 
     def swd(self, G: nn.Module, resolution: int, alpha: float, n: int) -> dict[str, float]:
         from gancore.metrics.swd import SWDReference

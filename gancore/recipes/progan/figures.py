@@ -64,7 +64,7 @@ def pyramid_figure(data, *, n: int = 8):
     top = data.resolution
     rows = []
     for r in [2**k for k in range(2, top.bit_length()) if 2**k <= top]:
-        level = data.cache.at(r)[:n].float()
+        level = data.images(r, n).float()
         rows.append(torch.nn.functional.interpolate(level, size=top, mode="nearest").round().to(torch.uint8))
     return show_grid(torch.cat(rows), nrow=n, title="reals at 4×4 … full resolution (rows)")
 

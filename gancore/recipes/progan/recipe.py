@@ -41,8 +41,8 @@ class ProGANRecipe(Paper, Training):
                 "claims": outcome.previous.get("claims", [])}
 
     def memory_estimate(self, cfg: ProGANConfig):
-        """Training state, the largest phase's activations (per-image layer outputs × that phase's batch) and the
-        shapes pyramid."""
+        """Training state and the largest phase's activations (per-image layer outputs × that phase's batch);
+        preflight adds the data's footprint."""
         from gancore.preflight import MemoryEstimate, layer_output_bytes, state_bytes
 
         with torch.device("meta"):
@@ -58,11 +58,8 @@ class ProGANRecipe(Paper, Training):
                                                         batch=2)
                 worst = max(worst, (per_image[res] * bs, bs, res))
             parts[f"activations (batch {worst[1]} at {worst[2]}²)"] = worst[0]
-        if cfg.dataset == "shapes":
-            parts["dataset"] = cfg.dataset_size * 3 * cfg.resolution ** 2 * 4 // 3  # uint8 pyramid
         return MemoryEstimate(parts, knobs={"state": "fmap_base, fmap_max, latent_dim, resolution",
-                                            "activations": "batch_size / batch_sizes", "dataset": "dataset_size"},
-                              host_only=("dataset",))
+                                            "activations": "batch_size / batch_sizes"})
 
     def estimate(self, cfg, **kwargs: Any):
         return estimate(cfg, **kwargs)
