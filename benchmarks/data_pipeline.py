@@ -50,10 +50,10 @@ def write_synthetic_store(folder: Path, n: int, res: int) -> Path:
     return folder
 
 
-def measure_loader(store: str, mode: str, workers: int, batch: int, batches: int) -> dict:
-    """In a fresh process: minibatches per second through the engine's reader, and peak RSS (MiB)."""
-    import resource
-
+def measure_loader(store: str, mode: str, workers: int, batch: int, batches: int, device: str = "cpu") -> dict:
+    """In a fresh process: images per second through the engine's reader, and peak RSS (MiB). On a CPU the reader
+    hands over uint8 minibatches (what the host holds); on CUDA they are also copied and turned into float [-1, 1]
+    on the GPU, as training does."""
     import torch
 
     from gancore.data import BatchStream
@@ -62,25 +62,41 @@ def measure_loader(store: str, mode: str, workers: int, batch: int, batches: int
 
     torch.set_num_threads(1)
     data = ImageData.open(store, in_memory=mode == "memory")
-    reals = RealImages(data=data, workers=workers)
+    dev = torch.device(device)
+    reals = RealImages(data=data, workers=workers, device=dev if dev.type == "cuda" else None)
     stream = BatchStream(num_items=len(data), seed=0)
-    cpu = torch.device("cpu")
     ahead = None
     t0, n = time.perf_counter(), 0
     for _ in range(batches):
         idx = ahead if ahead is not None else stream.next_indices(batch)
         if ahead is not None:
             stream.next_indices(batch)
-        x, _ = reals.batch(idx, device=cpu)
+        x = reals.batch(idx, device=dev)[0] if dev.type == "cuda" else reals.read(idx, dev)
         n += len(x)
         if reals.prefetches:  # what the loop does: read the next minibatch while this one trains
             import copy
 
             ahead = copy.copy(stream).next_indices(batch)
             reals.prefetch(ahead)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     reals.close()
-    return {"img_s": n / seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"img_s": n / seconds, "peak_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image (a fresh one after exec), where
+    ru_maxrss keeps the parent's peak at fork, e.g. a parent that just wrote a store through a memory map."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_prepare(n: int, res: int, workers: int, tmp: Path) -> float:
@@ -109,17 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--loader-workers", nargs="*", type=int, default=[0, 2, 4])
-    ap.add_argument("--prepare-images", type=int, default=1000)
+    ap.add_argument("--prepare-images", type=int, default=4000)
     ap.add_argument("--prepare-resolution", type=int, default=128)
     ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decoding processes")
     ap.add_argument("--dir", default="", help="where the stores go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default="", help="also write the rows to this file")
+    ap.add_argument("--device", default="cpu", help="cuda: also copy to the GPU and convert there, as training does")
     ap.add_argument("--measure", nargs=4, metavar=("STORE", "MODE", "WORKERS", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:  # the fresh process of one loader row
         store, mode, workers, batch = args.measure
-        print(json.dumps(measure_loader(store, mode, int(workers), int(batch), args.batches)))
+        print(json.dumps(measure_loader(store, mode, int(workers), int(batch), args.batches, args.device)))
         return 0
     from gancore.data.registry import in_memory_limit
 
@@ -139,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{spec}: synthetic store of {gb:.1f} GB written in {time.perf_counter() - t0:.0f} s", flush=True)
             modes = [("memory", 0)] if n * 3 * res * res <= in_memory_limit() * 2 else []
             for mode, workers in modes + [("stream", w) for w in args.loader_workers]:
-                cmd = [sys.executable, __file__, "--batches", str(args.batches), "--measure", str(store), mode,
-                       str(workers), str(args.batch)]
+                cmd = [sys.executable, __file__, "--batches", str(args.batches), "--device", args.device,
+                       "--measure", str(store), mode, str(workers), str(args.batch)]
                 env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
                 out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
                 result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the workers import gancore from this checkout, installed or not
 
 
 def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
@@ -56,17 +61,19 @@ def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
 
 
 def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
-                   channels_last: bool):
+                   channels_last: bool, overrides: dict | None = None):
     import torch
     from gancore.engine import pick_device
     from gancore.growth import Growth
     from gancore.recipes import progan
     from gancore.schedule import Phase, Schedule
 
-    cfg = progan.load_config(**cfg_args, precision=precision, channels_last=channels_last)
+    cfg = progan.load_config(**cfg_args, precision=precision, channels_last=channels_last, **(overrides or {}))
     dev = pick_device(cfg.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     method = progan.ProGANMethod(cfg=cfg, device=dev)
-    bs = batch or cfg.batch_sizes.get(resolution, cfg.batch_size)
+    bs = batch or (cfg.batch_size if cfg.keep_batch else cfg.batch_sizes.get(resolution, cfg.batch_size))
     # One stabilization phase at the measured resolution and batch: the growth the method steps through.
     method.growth = Growth(schedule=Schedule([Phase(0, f"bench{resolution}", resolution, "stabilize", 0, None, bs)],
                                              natural_end_nimg=1))
@@ -83,14 +90,15 @@ _BIGGAN_DIM_Z = {32: 128, 64: 120, 128: 120, 256: 140, 512: 128}
 
 
 def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
-                   channels_last: bool):
+                   channels_last: bool, overrides: dict | None = None):
     """One BigGAN iteration (2 D steps + 1 G step) on one micro-batch of synthetic reals; images = reals used."""
     import torch
     from gancore.recipes import biggan
     from gancore.engine import pick_device
 
     base = biggan.load_config(**cfg_args)
-    changes = dict(precision=precision, channels_last=channels_last, accumulate=1, sv_every_kimg=0.0)
+    changes = dict(precision=precision, channels_last=channels_last, accumulate=1, sv_every_kimg=0.0,
+                   **(overrides or {}))
     if resolution != base.resolution:
         changes.update(resolution=resolution, dim_z=_BIGGAN_DIM_Z[resolution] if base.arch == "biggan" else base.dim_z,
                        attention_res=[r for r in base.attention_res if r <= resolution])
@@ -98,6 +106,8 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     cfg = biggan.load_config(**cfg_args, **changes, batch_size=bs)
     num_classes = biggan.class_count(cfg, None)  # no data is read: the dataset's known count (ImageNet: 1000)
     dev = pick_device(cfg.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     method = biggan.BigGANMethod(cfg=cfg, num_classes=num_classes, device=dev)
     gen = torch.Generator().manual_seed(0)
     real = torch.rand(bs, 3, resolution, resolution, generator=gen).mul(2).sub(1).to(dev)
@@ -166,34 +176,62 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
     return (bs, dev, step, *_timed(step, steps, warmup, dev), cfg)
 
 
-def step_flops(step) -> float:
-    """FLOPs of one training step, counted by torch's FlopCounterMode (matmuls and convolutions)."""
-    from torch.utils.flop_counter import FlopCounterMode
+def measure_dggan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
+                  channels_last: bool, overrides: dict | None = None):
+    """One step of a full-scale DGGAN candidate: the symmetric net at the search's top resolution with one more
+    3×3 conv in G and D (what most of a search trains), WGAN-GP at the preset's batch."""
+    import torch
+    from gancore.engine import pick_device
+    from gancore.models.dggan import Action
+    from gancore.recipes import dggan
+    from gancore.recipes.dggan.candidate import CandidateMethod
+    from gancore.recipes.dggan.config import candidate_config
 
-    counter = FlopCounterMode(display=False)
-    try:
-        with counter:
-            step()
-    except RuntimeError:  # FlopCounterMode cannot follow autograd.grad (WGAN-GP's double backward): no estimate
-        return 0.0
-    return float(counter.get_total_flops())
+    cfg = dggan.load_config(**cfg_args, resolution=resolution, precision=precision, channels_last=channels_last,
+                            **(overrides or {}))
+    dev = pick_device(cfg.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    spec = dggan.initial_spec(cfg)
+    while spec.resolution < cfg.resolution:
+        spec = spec.child(Action("grow"))
+    conv = next(a for a in cfg.action_set() if a.net != "grow" and a.kernel == 3)
+    spec = spec.child(conv).child(Action("D", conv.kernel, conv.filters))
+    ccfg = candidate_config(cfg, cid="bench", spec=spec.to_dict(), out_dir=cfg.out_dir,
+                            batch_size=batch or cfg.batch_size)
+    method = CandidateMethod(cfg=ccfg, device=dev)
+    bs, res = ccfg.batch_size, spec.resolution
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(bs, 3, res, res, generator=gen).mul(2).sub(1).to(dev)
+    reals = lambda n, resolution=None: (real[:n], None)  # noqa: E731
+    step = lambda: method.train_step(0, reals, gen)[1]  # noqa: E731
+    return (bs, dev, step, *_timed(step, steps, warmup, dev))
+
+
+def step_flops(step) -> float:
+    """FLOPs of one training step, the gradient penalty's double backward included (gancore.flops)."""
+    from gancore.flops import count_flops
+
+    return float(count_flops(step))
 
 
 def measure(paper: str, scale: str, preset: str, resolution: int, device: str, steps: int, warmup: int,
             threads: int, batch: int | None, precision: str = "fp32", channels_last: bool = False,
-            peak_tflops: float = 0.0, part: str = "search", epoch_steps: int = 0) -> dict:
+            peak_tflops: float = 0.0, part: str = "search", epoch_steps: int = 0,
+            overrides: dict | None = None) -> dict:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     cfg_args = dict(scale=scale, preset=preset, dry_run=True, device=device, out_dir="/tmp/gancore-bench")
     extra: dict = {}
-    if paper == "progan":
-        bs, dev, step, n, dt, peak = measure_progan(cfg_args, resolution, batch, steps, warmup, precision,
-                                                    channels_last)
+    if paper in ("progan", "dggan"):
+        fn = measure_progan if paper == "progan" else measure_dggan
+        bs, dev, step, n, dt, peak = fn(cfg_args, resolution, batch, steps, warmup, precision, channels_last,
+                                        overrides)
     elif paper == "biggan":
         bs, dev, step, n, dt, peak = measure_biggan(cfg_args, resolution, batch, steps, warmup, precision,
-                                                    channels_last)
+                                                    channels_last, overrides)
     elif paper == "alphagan":
         if precision != "fp32" or channels_last:
             raise SystemExit("alphaGAN runs in fp32 with the default memory layout only")
@@ -205,12 +243,14 @@ def measure(paper: str, scale: str, preset: str, resolution: int, device: str, s
         else:
             extra = {"part": part, "it_s": steps / dt}
     else:
-        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan, biggan, alphagan")
+        raise SystemExit(f"unknown paper {paper!r}; benchmarks exist for: progan, biggan, dggan, alphagan")
     flops = step_flops(step) if peak_tflops else 0.0
     achieved = flops * steps / dt / 1e12 if flops else 0.0
+    word = {True: "on", False: "off"}
+    switches = "".join(f"+{k}={word.get(v, v) if isinstance(v, bool) else v}" for k, v in (overrides or {}).items())
     return {"paper": paper, "scale": scale + (f"-{preset}" if preset else ""), "res": resolution, "batch": bs,
             "device": str(dev), "threads": torch.get_num_threads(), "img_s": n / dt, "ms_step": 1000 * dt / steps,
-            "peak_mib": peak, "precision": precision + ("+NHWC" if channels_last else ""),
+            "peak_mib": peak, "precision": precision + ("+NHWC" if channels_last else "") + switches,
             "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0, **extra}
 
 
@@ -244,14 +284,19 @@ def main() -> None:
                     help="alphaGAN: time the search epoch and/or the retrain G iteration")
     ap.add_argument("--epoch-steps", type=int, default=0,
                     help="alphaGAN search: time epochs of T = R = S = this many steps (0: the preset's)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config switches, e.g. conv_gradfix=on cudnn_benchmark=true fused_attention=true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.resolutions is None:
         args.resolutions = [32] if args.paper == "alphagan" else [4, 8, 16, 32]
+    from gancore.config import parse_key_values
+
+    overrides = parse_key_values(args.set)
     if args.worker:
         print(json.dumps(measure(args.paper, args.scale[0], args.preset, args.resolutions[0], args.device,
                                  args.steps, args.warmup, args.threads[0], args.batch, args.precision[0],
-                                 args.channels_last, args.peak_tflops, args.part[0], args.epoch_steps)))
+                                 args.channels_last, args.peak_tflops, args.part[0], args.epoch_steps, overrides)))
         return
     parts = args.part if args.paper == "alphagan" else [""]
     w = 16 if parts != [""] else 8  # "alphagan retrain"
@@ -276,7 +321,10 @@ def main() -> None:
                         cmd += ["--channels-last"]
                     if part:
                         cmd += ["--part", part, "--epoch-steps", str(args.epoch_steps)]
-                    proc = subprocess.run(cmd, capture_output=True, text=True)
+                    if args.set:
+                        cmd += ["--set", *args.set]
+                    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
                     if proc.returncode:
                         print(f"{name:{w}} {scale:16} {res:5d} failed: {proc.stderr.strip().splitlines()[-1]}")
                         continue

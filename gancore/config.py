@@ -68,6 +68,7 @@ class RunConfig:
     store_dir: Optional[str] = None  # where prepared stores live (default: <data_dir>/.gancore_cache)
     data_changed: Literal["rebuild", "refuse"] = "rebuild"  # a store whose source files changed since
     loader_workers: int = 2  # threads that read the next minibatch from a store during a step (0: in the step)
+    cudnn_benchmark: bool = False  # CUDA: let cuDNN time its algorithms for each new shape and keep the fastest
     mirror_augment: bool = False  # flip half the reals left-right (ProGAN App. G, for 100k-image LSUN categories)
     out_dir: str = ""  # run folder; "" means runs/<paper>-<scale>[-<preset>][-<ablation>]
     seed: int = 0  # seeds data order, latents, init and every random draw of the run
@@ -131,7 +132,7 @@ class RunConfig:
         "total_kimg", "max_seconds", "device", "dry_run", "out_dir", "log_every_kimg", "ckpt_every_kimg",
         "keep_checkpoints", "sample_every_kimg", "metrics_every_kimg", "metric_num_images", "final_num_images",
         "num_threads", "download", "data_dir", "inception_weights", "restart", "data_in_memory", "store_dir",
-        "data_changed", "loader_workers",
+        "data_changed", "loader_workers", "cudnn_benchmark",
     )
 
     def apply_ablation(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +161,9 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     if tp is Any:
         return value
     if origin is Literal:
+        if isinstance(value, bool) and value not in args:
+            # YAML 1.1 (PyYAML, papermill's -y, --set) reads on/off and yes/no as booleans: give the word back
+            value = next((a for a in args if a in (("on", "yes") if value else ("off", "no"))), value)
         if value not in args:
             close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

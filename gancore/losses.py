@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gancore.nn.gradfix import input_gradient_only
+
 
 # ---- WGAN-GP (ProGAN) ------------------------------------------------------------------------------
 def wgan_g_loss(fake_scores: Tensor) -> Tensor:
@@ -42,7 +44,8 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     eps = eps.to(real.device)
     mixed = (real.detach() + eps * (fake.detach() - real.detach())).requires_grad_(True)
     scores = critic(mixed)
-    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    with input_gradient_only():  # only ∇ₓ̂D is asked for: gradfix layers skip their weight gradients
+        (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norm = grad.flatten(1).float().norm(2, dim=1)  # fp32 even when the critic ran under bf16 autocast
     return ((norm - gamma) / gamma).square().mean()
 
@@ -70,7 +73,8 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     """Zero-centred R1: E[‖∇ₓD(x)‖²] on reals (BigGAN §4.2; the caller multiplies by γ/2)."""
     real = real.detach().requires_grad_(True)
     scores = critic(real)
-    (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
+    with input_gradient_only():
+        (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
     return grad.flatten(1).square().sum(1).mean()
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore import distributed, losses
+from gancore.nn.gradfix import input_gradient_only
 
 Loss = Callable[..., Tensor]
 
@@ -90,7 +91,8 @@ def accumulated_step(*, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer
             real_scores, fake_scores = scores[:mb], scores[mb:]
             loss = d_loss(real_scores, fake_scores)
             if r1_gamma > 0:  # from the same forward pass
-                (grad,) = torch.autograd.grad(real_scores.sum(), x, create_graph=True)
+                with input_gradient_only():  # only ∇ₓD: gradfix layers skip weight gradients here
+                    (grad,) = torch.autograd.grad(real_scores.sum(), x, create_graph=True)
                 r1 = grad.flatten(1).square().sum(1).mean()
                 loss = loss + 0.5 * r1_gamma * r1
                 r1_total = r1_total + r1.detach() / k

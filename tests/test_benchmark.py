@@ -10,18 +10,21 @@ throughput = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(throughput)
 
 
-@pytest.mark.parametrize("paper, res, precision, channels_last, counted", [
-    ("progan", 8, "fp32", False, False),  # FlopCounterMode cannot follow the gradient penalty's autograd.grad
-    ("progan", 8, "bf16", True, False),
-    ("biggan", 32, "fp32", False, True),
-    ("biggan", 32, "bf16", True, True),
+@pytest.mark.parametrize("paper, res, precision, channels_last, switches", [
+    ("progan", 8, "fp32", False, {}),  # the gradient penalty's double backward is counted too (gancore.flops)
+    ("progan", 8, "bf16", True, {"conv_gradfix": "on"}),
+    ("biggan", 32, "fp32", False, {}),
+    ("biggan", 32, "bf16", True, {"fused_attention": True}),
+    ("dggan", 8, "fp32", False, {}),
+    ("dggan", 8, "bf16", True, {"conv_gradfix": "on"}),
 ])
-def test_measure_reports_throughput_and_flops(paper, res, precision, channels_last, counted):
+def test_measure_reports_throughput_and_flops(paper, res, precision, channels_last, switches):
     r = throughput.measure(paper, "smoke", "", res, "cpu", steps=1, warmup=0, threads=1, batch=4,
-                           precision=precision, channels_last=channels_last, peak_tflops=1.0)
+                           precision=precision, channels_last=channels_last, peak_tflops=1.0, overrides=switches)
     assert r["img_s"] > 0 and r["ms_step"] > 0 and r["peak_mib"] > 0
-    assert (r["tflops"] > 0 and 0 < r["mfu"] < 1) if counted else r["tflops"] == r["mfu"] == 0
+    assert r["tflops"] > 0 and 0 < r["mfu"] < 1
     assert r["batch"] == 4 and r["res"] == res
+    assert all(f"+{k}=" in r["precision"] for k in switches)
 
 
 def test_biggan_counts_every_d_step_batch():

@@ -91,7 +91,7 @@ class RealImages:
                    for p in parts]
         self._ahead = (idx, out, futures)
 
-    def _read(self, idx: Tensor, device: torch.device) -> Tensor:
+    def read(self, idx: Tensor, device: torch.device) -> Tensor:
         """uint8 images ``idx`` at the stored resolution, on ``device``."""
         if self._placed is not None:
             return self._placed[idx.to(self._placed.device)].to(device, non_blocking=True)
@@ -113,7 +113,7 @@ class RealImages:
               flip: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Reals for items ``idx`` at ``resolution`` (default: the data's top); ``flip`` (bool per image) mirrors
         those images left-right (ProGAN App. G)."""
-        images = self._read(idx, device)
+        images = self.read(idx, device)
         x = pooled(images, resolution or self.data.resolution).div_(127.5).sub_(1.0)
         if flip is not None and bool(flip.any()):
             x = torch.where(flip.to(device).view(-1, 1, 1, 1), x.flip(-1), x)

@@ -34,7 +34,10 @@ def pick_device(name: str) -> torch.device:
 
 def prepare(cfg) -> torch.device:
     """Apply ``cfg.num_threads`` (0 leaves the count to :class:`gancore.threads.ThreadGovernor`, which the loop
-    runs) and return ``cfg.device`` resolved."""
+    runs) and, on CUDA, ``cfg.cudnn_benchmark``; return ``cfg.device`` resolved."""
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    return pick_device(cfg.device)
+    device = pick_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = bool(getattr(cfg, "cudnn_benchmark", False))
+    return device

@@ -39,6 +39,9 @@ class SelfAttention(nn.Module):
         self.g = SNConv2d(in_channels=channels, out_channels=channels // 2, **conv)
         self.o = SNConv2d(in_channels=channels // 2, out_channels=channels, **conv)
         self.gamma = nn.Parameter(torch.zeros(()))
+        # torch's fused attention (F.scaled_dot_product_attention, scale 1 as SAGAN's softmax(θᵀφ)): the same maths
+        # without the HW × HW/4 matrix in memory; a run switches it on (BigGAN's fused_attention).
+        self.fused = False
 
     def forward(self, x: Tensor) -> Tensor:
         _require_4d(x, "SelfAttention")
@@ -50,8 +53,13 @@ class SelfAttention(nn.Module):
         theta = self.theta(x).flatten(2)  # N×C/8×HW
         phi = F.max_pool2d(self.phi(x), 2).flatten(2)  # N×C/8×HW/4
         g = F.max_pool2d(self.g(x), 2).flatten(2)  # N×C/2×HW/4
-        beta = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # N×HW×HW/4, each query's weights over keys
-        attended = (g @ beta.transpose(1, 2)).view(n, c // 2, h, w)
+        if self.fused:  # queries θᵀ, keys φᵀ, values gᵀ
+            out = F.scaled_dot_product_attention(theta.transpose(1, 2), phi.transpose(1, 2), g.transpose(1, 2),
+                                                 scale=1.0)
+            attended = out.transpose(1, 2).reshape(n, c // 2, h, w)
+        else:
+            beta = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # N×HW×HW/4, each query's weights over keys
+            attended = (g @ beta.transpose(1, 2)).view(n, c // 2, h, w)
         return x + self.gamma * self.o(attended)
 
     def extra_repr(self) -> str:

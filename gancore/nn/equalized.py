@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gancore.nn import gradfix
+
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Equalized learning rate — ProGAN §4.1 (and the He-initialised baseline of App. A.2)
@@ -110,9 +112,13 @@ class EqualizedConv2d(_EqualizedWeight):
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.padding = kernel_size // 2 if padding is None else padding
+        # Gradient penalties differentiate through D twice: gancore.nn.gradfix keeps those derivatives on fast
+        # convolution kernels (switched on per run, gancore.nn.gradfix.enable); off, this is plain F.conv2d.
+        self.gradfix = False
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.scaled_weight(), self.scaled_bias(), padding=self.padding)
+        conv = gradfix.conv2d if self.gradfix else F.conv2d
+        return conv(x, self.scaled_weight(), self.scaled_bias(), padding=self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding}, "

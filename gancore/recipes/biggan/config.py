@@ -49,6 +49,8 @@ class BigGANConfig(RunConfig):
     precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast of forward passes; auto: bf16 if the
     # device has bf16 hardware (CUDA with bf16, CPUs with AMX/AVX512-BF16), else fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on CUDA tensor cores and oneDNN CPUs)
+    fused_attention: bool = False  # self-attention through F.scaled_dot_product_attention (same maths, no HW² matrix)
+    compile: bool = False  # torch.compile G's and D's forward (R1's double backward keeps D eager)
     # ---- loss and optimisation (App. B/C, §3.1, §4.2) ----
     loss: Literal["hinge", "ns"] = "hinge"  # App. B: hinge loss
     d_steps: int = 2  # App. C: two D steps per G step
@@ -75,6 +77,7 @@ class BigGANConfig(RunConfig):
     claims_seeds: int = 2  # seeds of each Table 1 column run: their spread is the verdicts' noise band
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
+        "fused_attention", "compile",
         "standing_stats_batches", "standing_stats_batch_size", "truncations", "claims_kimg", "claims_num_images",
         "claims_seeds", "sv_every_kimg", "sv_explode_factor")
 

@@ -21,7 +21,7 @@ from gancore import losses
 from gancore.engine.loop import Hooks, RunState
 from gancore.engine.recipe import MethodBase
 from gancore.models.biggan import Discriminator, DiscriminatorDeep, Generator, GeneratorDeep
-from gancore.nn import ConditionalBatchNorm2d
+from gancore.nn import ConditionalBatchNorm2d, SelfAttention
 from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes.biggan.config import BigGANConfig
 from gancore.steps import accumulated_step
@@ -91,6 +91,13 @@ class BigGANMethod(MethodBase):
         self.G, self.D = sync_batchnorm_if_distributed(G, device).to(device), D.to(device)
         if cfg.channels_last:
             to_channels_last(self.G, self.D)
+        for m in [*self.G.modules(), *self.D.modules()]:
+            if isinstance(m, SelfAttention):
+                m.fused = cfg.fused_attention
+        # The update step calls compiled wrappers that share the modules' parameters; the modules themselves (their
+        # checkpoints, the EMA copy of G) stay plain. R1's double backward keeps D eager (torch.compile cannot).
+        self.G_step = torch.compile(self.G) if cfg.compile else self.G
+        self.D_step = torch.compile(self.D) if cfg.compile and cfg.r1_gamma == 0 else self.D
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
                                       eps=cfg.adam_eps)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
@@ -141,7 +148,7 @@ class BigGANMethod(MethodBase):
     def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg = self.cfg
         with self.autocast():
-            return accumulated_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, reals=reals,
+            return accumulated_step(G=self.G_step, D=self.D_step, opt_g=self.opt_g, opt_d=self.opt_d, reals=reals,
                                     inputs=self.sample_inputs, rng=rng, d_loss=self.d_loss, g_loss=self.g_loss,
                                     d_steps=cfg.d_steps, micro_batch=cfg.micro_batch, accumulate=cfg.accumulate,
                                     r1_gamma=cfg.r1_gamma, g_penalty=self._ortho_penalty if self._ortho else None,

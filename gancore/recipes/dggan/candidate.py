@@ -36,7 +36,8 @@ from gancore.errors import TrainingDiverged
 from gancore.growth import Growth
 from gancore.latents import sample_latents
 from gancore.models.dggan import ArchSpec, build, inherit
-from gancore.nn import count_params
+from gancore.nn import count_params, gradfix
+from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes.dggan.config import CandidateConfig
 from gancore.sampling import sample_uint8 as draw
 from gancore.schedule import Phase, Schedule
@@ -71,6 +72,11 @@ class CandidateMethod(MethodBase):
         torch.manual_seed(cfg.seed)  # the new layers' init is part of the seeded candidate
         G, D = build(self.spec, mbstd_group=cfg.mbstd_group)
         self.G, self.D = G.to(device), D.to(device)
+        self.precision = resolve_precision(cfg.precision, device)
+        if cfg.channels_last:
+            to_channels_last(self.G, self.D)
+        if gradfix.wanted(cfg.conv_gradfix, device):
+            gradfix.enable(self.D)
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
@@ -100,11 +106,12 @@ class CandidateMethod(MethodBase):
     def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg = self.cfg
         phase, alpha = self.growth.at(nimg)
-        return wgan_gp_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d,
-                            reals=self.growth.reals(reals, phase, alpha), latents=self.latents,
-                            batch_size=phase.batch_size, rng=rng, n_critic=cfg.n_critic, drift=cfg.drift,
-                            gp_lambda=cfg.gp_lambda, gp_gamma=cfg.gp_gamma,
-                            net_kwargs=self.growth.net_kwargs(phase, alpha))
+        with autocast(self.device, self.precision):
+            return wgan_gp_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d,
+                                reals=self.growth.reals(reals, phase, alpha), latents=self.latents,
+                                batch_size=phase.batch_size, rng=rng, n_critic=cfg.n_critic, drift=cfg.drift,
+                                gp_lambda=cfg.gp_lambda, gp_gamma=cfg.gp_gamma,
+                                net_kwargs=self.growth.net_kwargs(phase, alpha))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ SEARCH_FIELDS = ("dataset", "data_dir", "dataset_size", "seed", "resolution", "b
 CANDIDATE_FIELDS = ("dataset", "data_dir", "download", "dataset_size", "strict_images", "mirror_augment", "device",
                     "ema_decay", "num_threads", "batch_size", "lr", "beta1", "beta2", "adam_eps", "gp_lambda",
                     "gp_gamma", "drift", "n_critic", "mbstd_group", "fade_fraction", "fid_num_images", "extractor",
-                    "inception_weights", "log_every_kimg", "keep_checkpoints")
+                    "inception_weights", "log_every_kimg", "keep_checkpoints", "precision", "channels_last",
+                    "conv_gradfix")
 
 
 @dataclass
@@ -73,6 +74,10 @@ class DGGANConfig(RunConfig):
     n_critic: int = 1  # ProGAN: one D step per G step
     mbstd_group: int = 4
     ema_decay: float = 0.999  # G EMA, ProGAN's
+    # ---- speed (not in the paper): ProGAN's switches, for every candidate ----
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast of forward passes (losses stay fp32)
+    channels_last: bool = False  # NHWC memory layout
+    conv_gradfix: Literal["auto", "on", "off"] = "auto"  # the penalty's double backward on convolution kernels
     baseline_seeds: int = 2  # seeds of the symmetric ProGAN baseline (their spread is the claims' noise)
     baseline_match: Literal["stage", "depth"] = "stage"  # what a candidate's FID is normalized by: "stage" (the
     # paper: the baseline after its ProGAN stages up to that resolution) or "depth" (gancore: the baseline at that
@@ -197,12 +202,15 @@ class CandidateConfig(RunConfig):
     n_critic: int = 1
     mbstd_group: int = 4
     fid_num_images: int = 10000
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    channels_last: bool = False
+    conv_gradfix: Literal["auto", "on", "off"] = "auto"
     metrics_cache: str = ""  # the search's shared real-set statistics folder
     metrics_key: str = ""  # names the search's real set in that cache (dataset, source; resolution and n are added)
     progress: bool = True
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
-        "progress", "inherit_from", "metrics_cache", "metrics_key")
+        "progress", "inherit_from", "metrics_cache", "metrics_key", "conv_gradfix")
 
     def validate(self) -> None:
         for name in ("iterations", "batch_size", "n_critic", "fid_num_images"):

@@ -61,6 +61,11 @@ class ProGANConfig(RunConfig):
     precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast of forward passes (the gradient penalty's
     # norm and all losses stay fp32); auto: bf16 if the device has bf16 hardware, else fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on oneDNN CPUs and CUDA tensor cores)
+    # The WGAN-GP penalty's double backward as plain (transposed) convolutions (gancore.nn.gradfix); auto: on CUDA.
+    conv_gradfix: Literal["auto", "on", "off"] = "auto"
+    # App. A.1 lowers the batch at 256²–1024² only for memory: keep_batch trains every resolution at batch_size
+    # (preflight refuses it where it cannot fit). Off by default: the paper's schedule (papers/progan/paper.yaml).
+    keep_batch: bool = False
     # ---- the notebook's claim experiments (short runs beside the main one) ----
     claims_seeds: int = 2  # seeds of each progressive / non-progressive run and of row (g): the noise band
     claims_phase_kimg: float = 2.0  # fade and stabilize length of the progressive claim run
@@ -68,7 +73,7 @@ class ProGANConfig(RunConfig):
     claims_resolution: int = 16  # resolution of the Table 1 row runs
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
-        "claims_seeds", "claims_phase_kimg", "claims_kimg", "claims_resolution")
+        "claims_seeds", "claims_phase_kimg", "claims_kimg", "claims_resolution", "conv_gradfix")
 
     def validate(self) -> None:
         res_ok = [2**k for k in range(2, 11)]

@@ -16,6 +16,7 @@ from torch import Tensor
 from gancore.engine.recipe import MethodBase
 from gancore.growth import Growth
 from gancore.models.progan import Discriminator, Generator, sample_latents
+from gancore.nn import gradfix
 from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.recipes.progan.config import ProGANConfig
 from gancore.schedule import Schedule, fixed_schedule, progressive_schedule
@@ -34,12 +35,13 @@ def build_networks(cfg: ProGANConfig) -> tuple[Generator, Discriminator]:
 
 def build_schedule(cfg: ProGANConfig) -> Schedule:
     """App. A.1's growth schedule (or one phase at the final resolution: Table 1 row (a) and the Fig. 4 control)."""
+    batch_sizes = {} if cfg.keep_batch else cfg.batch_sizes  # keep_batch: batch_size at every resolution
     if not cfg.progressive:
-        return fixed_schedule(resolution=cfg.resolution, batch_size=cfg.batch_sizes.get(cfg.resolution, cfg.batch_size),
+        return fixed_schedule(resolution=cfg.resolution, batch_size=batch_sizes.get(cfg.resolution, cfg.batch_size),
                               kimg=cfg.total_kimg or cfg.stabilize_kimg)
     return progressive_schedule(start_resolution=cfg.start_resolution, resolution=cfg.resolution,
                                 stabilize_kimg=cfg.stabilize_kimg, fade_kimg=cfg.fade_kimg,
-                                batch_sizes=cfg.batch_sizes, default_batch=cfg.batch_size)
+                                batch_sizes=batch_sizes, default_batch=cfg.batch_size)
 
 
 class ProGANMethod(MethodBase):
@@ -54,6 +56,8 @@ class ProGANMethod(MethodBase):
         self.precision = resolve_precision(cfg.precision, device)
         if cfg.channels_last:
             to_channels_last(self.G, self.D)
+        if gradfix.wanted(cfg.conv_gradfix, device):
+            gradfix.enable(self.D)  # the penalty differentiates D twice: keep that on convolution kernels
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
         # Adam holds state only for parameters that got gradients, so blocks that are not grown yet stay untouched.
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
