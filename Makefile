@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.gancore-installed
 # Tests run the notebooks at smoke scale; two workers match the 2-core CI machine.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup demo test lab bench shapes-net clean
+.PHONY: setup demo test lab bench bench-gpu shapes-net clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+
+# One table of every paper's full configuration on a GPU, plain fp32 beside the fast switches (<= 8 minutes).
+# Without the venv (a GPU node's own Python): PYTHONPATH=. python benchmarks/gpu_report.py
+bench-gpu: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/gpu_report.py --json runs/gpu_report.json
 
 shapes-net: $(STAMP)
 	$(BIN)/python scripts/train_shapes_net.py

@@ -39,14 +39,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the workers import gancore from this checkout, installed or not
 
 
+FIRST_STEP_S = [0.0]  # the first warm-up step's seconds (torch.compile's compile time, cuDNN's autotuning)
+
+
 def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
     """Run ``step`` (returns images used) warmup + steps times; images, seconds and peak MiB of the timed part."""
     import torch
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(warmup):
+    for i in range(warmup):
+        t0 = time.perf_counter()
         step()
+        if i == 0:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            FIRST_STEP_S[0] = time.perf_counter() - t0
     if dev.type == "cuda":
         torch.cuda.synchronize()
     t0, n = time.perf_counter(), 0
@@ -118,7 +126,7 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
 
 
 def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, part: str,
-                     epoch_steps: int):
+                     epoch_steps: int, overrides: dict | None = None):
     """alphaGAN: one search epoch (``part="search"``) or one retrain G iteration (``"retrain"``) on synthetic uint8
     images; images = every real image the step draws (see the module docstring)."""
     import torch
@@ -126,8 +134,8 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
     from gancore.models.alphagan_space import load_genotype
     from gancore.engine import pick_device
 
-    base = alphagan.load_config(**cfg_args)
-    changes: dict = dict(resolution=resolution)
+    base = alphagan.load_config(**cfg_args, **(overrides or {}))
+    changes: dict = dict(resolution=resolution, **(overrides or {}))
     if part == "search":
         if epoch_steps:
             changes.update(weight_steps=epoch_steps, worst_steps=epoch_steps, arch_steps=epoch_steps)
@@ -141,6 +149,8 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
         raise SystemExit(f"unknown alphaGAN part {part!r}; parts: search, retrain")
     cfg = alphagan.load_config(**cfg_args, **changes)
     dev = pick_device(cfg.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
 
     class CountingBank(alphagan.ImageBank):
         """An ImageBank that counts the real images its batches hand out."""
@@ -236,7 +246,7 @@ def measure(paper: str, scale: str, preset: str, resolution: int, device: str, s
         if precision != "fp32" or channels_last:
             raise SystemExit("alphaGAN runs in fp32 with the default memory layout only")
         bs, dev, step, n, dt, peak, cfg = measure_alphagan(cfg_args, resolution, batch, steps, warmup, part,
-                                                           epoch_steps)
+                                                           epoch_steps, overrides)
         if part == "search":
             extra = {"part": part, "s_epoch": dt / steps, "epoch": f"T={cfg.weight_steps} R={cfg.worst_steps} "
                                                                     f"S={cfg.arch_steps}"}
@@ -251,7 +261,8 @@ def measure(paper: str, scale: str, preset: str, resolution: int, device: str, s
     return {"paper": paper, "scale": scale + (f"-{preset}" if preset else ""), "res": resolution, "batch": bs,
             "device": str(dev), "threads": torch.get_num_threads(), "img_s": n / dt, "ms_step": 1000 * dt / steps,
             "peak_mib": peak, "precision": precision + ("+NHWC" if channels_last else "") + switches,
-            "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0, **extra}
+            "tflops": achieved, "mfu": achieved / peak_tflops if peak_tflops else 0.0,
+            "first_step_s": FIRST_STEP_S[0], **extra}
 
 
 def per_step(r: dict) -> str:

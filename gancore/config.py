@@ -68,6 +68,8 @@ class RunConfig:
     store_dir: Optional[str] = None  # where prepared stores live (default: <data_dir>/.gancore_cache)
     data_changed: Literal["rebuild", "refuse"] = "rebuild"  # a store whose source files changed since
     loader_workers: int = 2  # threads that read the next minibatch from a store during a step (0: in the step)
+    eval_precision: Literal["fp32", "bf16"] = "fp32"  # generation for metrics under bf16 autocast (features: fp32)
+    eval_batch: int = 256  # images per generator and feature-network pass when evaluating
     cudnn_benchmark: bool = False  # CUDA: let cuDNN time its algorithms for each new shape and keep the fastest
     mirror_augment: bool = False  # flip half the reals left-right (ProGAN App. G, for 100k-image LSUN categories)
     out_dir: str = ""  # run folder; "" means runs/<paper>-<scale>[-<preset>][-<ablation>]
@@ -102,7 +104,7 @@ class RunConfig:
         at_least = {name: 0 for name in ("total_kimg", "max_seconds", "log_every_kimg", "ckpt_every_kimg",
                                          "sample_every_kimg", "metrics_every_kimg", "ema_start_kimg", "num_threads",
                                          "max_images", "loader_workers")}
-        at_least.update(dataset_size=1, keep_checkpoints=1, metric_num_images=1, final_num_images=1)
+        at_least.update(dataset_size=1, keep_checkpoints=1, metric_num_images=1, final_num_images=1, eval_batch=1)
         for name, low in at_least.items():
             value = getattr(self, name)
             if not value >= low:  # also rejects NaN
@@ -132,7 +134,7 @@ class RunConfig:
         "total_kimg", "max_seconds", "device", "dry_run", "out_dir", "log_every_kimg", "ckpt_every_kimg",
         "keep_checkpoints", "sample_every_kimg", "metrics_every_kimg", "metric_num_images", "final_num_images",
         "num_threads", "download", "data_dir", "inception_weights", "restart", "data_in_memory", "store_dir",
-        "data_changed", "loader_workers", "cudnn_benchmark",
+        "data_changed", "loader_workers", "cudnn_benchmark", "eval_precision", "eval_batch",
     )
 
     def apply_ablation(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -78,3 +78,27 @@ def test_data_pipeline_benchmark_measures_prepare_and_both_loader_paths(tmp_path
     paths = {(r.get("path"), r["workers"]) for r in rows}
     assert {("in memory", 0), ("streamed", 0), ("streamed", 2), (None, 0)} <= paths
     assert all(r["img_s"] > 0 for r in rows) and all(r["peak_mib"] > 0 for r in rows if "peak_mib" in r)
+
+
+def test_gpu_report_plumbing_on_tiny_nets(tmp_path, capsys):
+    """benchmarks/gpu_report.py must work the first time on a GPU node: every kind of row (training steps through
+    throughput.py's workers, the FID timing with its precision check, candidates packed on one device) and the
+    projections run here on smoke nets, from the checkout alone (PYTHONPATH set by the script)."""
+    spec_ = importlib.util.spec_from_file_location("gpu_report", _PATH.parent / "gpu_report.py")
+    report = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(report)
+    out = tmp_path / "report.json"
+    rows = ["biggan-128", "progan-1024", "fid-50k", "dggan-32", "alphagan-search", "alphagan-retrain"]
+    assert report.main(["--tiny", "--device", "cpu", "--peak-tflops", "1", "--budget", "400", "--json", str(out),
+                        "--rows", *rows]) == 0
+    got = __import__("json").loads(out.read_text())["rows"]
+    assert [r for r in got if "error" in r] == []
+    assert {(r["name"], r["mode"]) for r in got} >= {("progan-1024", "plain"), ("progan-1024", "fast"),
+                                                      ("fid-50k", "fast"), ("dggan-32", "fast ×2 on one GPU")}
+    assert all(r["img_s"] > 0 for r in got)
+    assert all(r["mfu"] > 0 for r in got if r.get("kind", "train") == "train")  # counted, penalties included
+    assert all(r["first_step_s"] > 0 for r in got if r.get("kind", "train") == "train" and r.get("warmup", 2))
+    fid = next(r for r in got if r["name"] == "fid-50k" and r["mode"] == "fast")
+    assert abs(fid["fid_rel"]) < 1e-3 and fid["gen_s"] > 0 and fid["feat_s"] > 0
+    text = capsys.readouterr().out
+    assert "full runs, projected" in text and "GPU-days" in text and "alphaGAN(s) (fast)" in text

@@ -165,7 +165,8 @@ class ShapesNetFeatureExtractor(FeatureExtractorBase):
                 f"{tuple(getattr(x, 'shape', ()))}"
             )
         features, logits = self.net.features_and_logits(x)
-        out = {"features": features, "logits": logits}
+        # fp32 out, as torch-fidelity's Inception gives them, also when the net ran under bf16 autocast
+        out = {"features": features.float(), "logits": logits.float()}
         return tuple(out[name] for name in self.features_list)
 
     @staticmethod

@@ -44,7 +44,7 @@ def score(cfg: RunConfig, fake: Tensor, real: Tensor, *, resolution: int, device
     return fidelity_metrics(fake, real, metrics=tuple(metrics), extractor=cfg.extractor,
                             inception_weights=cfg.inception_weights, cache_dir=fidelity_cache_dir(cfg),
                             cache_key=fidelity_cache_key(cfg, resolution=resolution, n=len(real)),
-                            device=str(device))
+                            device=str(device), batch_size=cfg.eval_batch)
 
 
 def claim_config(cfg: RunConfig, *, name: str, ablation_key: str, changes: dict[str, Any]) -> RunConfig:

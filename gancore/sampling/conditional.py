@@ -28,6 +28,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from gancore.data import to_uint8
 from gancore.latents import sample_latents
+from gancore.precision import autocast
 from gancore.sampling import eval_mode, module_device
 
 __all__ = [
@@ -94,7 +95,8 @@ def conditional_inputs(G: nn.Module, *, n: int, seed: int, truncation: float | N
 
 
 def sample_conditional(G: nn.Module, *, n: int, seed: int, truncation: float | None = None,
-                       labels: Tensor | None = None, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+                       labels: Tensor | None = None, batch_size: int = 256,
+                       precision: str = "fp32") -> tuple[Tensor, Tensor]:
     """``n`` class-conditional samples of ``G`` as uint8 images (BigGAN §3.1; sample with the EMA G, App. C).
 
     G runs in eval mode (BatchNorm uses its running or standing statistics, App. C.1) without autograd, on its own
@@ -109,6 +111,7 @@ def sample_conditional(G: nn.Module, *, n: int, seed: int, truncation: float | N
         truncation: truncated-normal threshold, or None for N(0, 1).
         labels: int64 labels (n,); default class-balanced round-robin ``arange(n) % num_classes``.
         batch_size: samples per forward pass.
+        precision: ``"bf16"`` runs G under bf16 autocast (see :func:`gancore.sampling.generate_uint8`).
 
     Returns:
         ``(images, labels)``: uint8 n×3×H×W and int64 n, both on the CPU.
@@ -117,11 +120,11 @@ def sample_conditional(G: nn.Module, *, n: int, seed: int, truncation: float | N
     z, y = conditional_inputs(G, n=n, seed=seed, truncation=truncation, labels=labels)
     device = module_device(G) or torch.device("cpu")
     chunks = []
-    with eval_mode(G):
+    with eval_mode(G), autocast(device, precision):
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             images = G(z[start:stop].to(device), y[start:stop].to(device))
-            chunks.append(to_uint8(images).cpu())
+            chunks.append(to_uint8(images.float()).cpu())
     return torch.cat(chunks), y
 
 
@@ -360,7 +363,8 @@ def truncation_sweep(G: nn.Module, *, thresholds: Sequence[float], real_uint8: T
                      extractor: str = "shapes", inception_weights: str | Path | None = None,
                      cache_dir: str | Path | None = None, cache_key: str | None = None,
                      device: str | torch.device = "cpu", include_untruncated: bool = True,
-                     classifier: Classifier | None = None, batch_size: int = 256) -> list[dict]:
+                     classifier: Classifier | None = None, batch_size: int = 256,
+                     precision: str = "fp32") -> list[dict]:
     """IS and FID of ``n`` samples per truncation threshold: the variety–fidelity curve (BigGAN §3.1, Fig. 16).
 
     Every threshold uses the same ``seed`` (the latents differ only by the truncation) and the same real set, whose
@@ -383,7 +387,8 @@ def truncation_sweep(G: nn.Module, *, thresholds: Sequence[float], real_uint8: T
         include_untruncated: add a first row with plain N(0, 1) latents (``truncation`` None).
         classifier: optional classifier (uint8 images → labels); adds ``accuracy`` and ``per_class_accuracy`` of the
             same samples to every row.
-        batch_size: samples per G forward pass.
+        batch_size: samples per G forward pass (and per extractor pass).
+        precision: ``"bf16"``: G under bf16 autocast (the features stay fp32, see ``fidelity_metrics``).
 
     Returns:
         One dict per row: ``truncation`` (float or None), ``is_mean``, ``is_std``, ``fid`` (and the accuracies).
@@ -407,11 +412,12 @@ def truncation_sweep(G: nn.Module, *, thresholds: Sequence[float], real_uint8: T
             cache_dir = cache_dir if cache_dir is not None else scratch
         rows = []
         for t in rows_t:
-            fake, labels = sample_conditional(G, n=n, seed=seed, truncation=t, batch_size=batch_size)
+            fake, labels = sample_conditional(G, n=n, seed=seed, truncation=t, batch_size=batch_size,
+                                              precision=precision)
             row: dict = {"truncation": t}
             row.update(fidelity_metrics(fake, real_uint8, metrics=("fid", "is"), extractor=extractor,
                                         inception_weights=inception_weights, cache_dir=cache_dir,
-                                        cache_key=cache_key, device=device))
+                                        cache_key=cache_key, device=device, batch_size=batch_size))
             if classifier is not None:
                 summary = summarize_class_predictions(labels, _predict(classifier, fake), num_classes=G.num_classes)
                 row.update(accuracy=summary["accuracy"], per_class_accuracy=summary["per_class_accuracy"])

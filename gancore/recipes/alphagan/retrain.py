@@ -55,9 +55,9 @@ class RetrainMethod(MethodBase):
         return {"loss_d": d_total, "loss_g": loss_g}, cfg.retrain_d_batch * cfg.retrain_n_critic
 
 
-def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256) -> Tensor:
+def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256, precision: str = "fp32") -> Tensor:
     """``n`` samples of G in eval mode as uint8 on the CPU, from latents seeded apart from training."""
-    return draw(G, n=n, dim=G.dim_z, seed=seed, batch_size=batch_size)
+    return draw(G, n=n, dim=G.dim_z, seed=seed, batch_size=batch_size, precision=precision)
 
 
 def fidelity(cfg: AlphaGANConfig, G: nn.Module, images: ImageBank, *, n: int, device: torch.device) -> dict[str, float]:
@@ -65,7 +65,8 @@ def fidelity(cfg: AlphaGANConfig, G: nn.Module, images: ImageBank, *, n: int, de
     if not common.can_score(cfg, warn=True):
         return {}
     n = min(n, len(images))
-    return common.score(cfg, sample_uint8(G, n=n, seed=cfg.seed + 11), images.images[:n], resolution=cfg.resolution,
+    fake = sample_uint8(G, n=n, seed=cfg.seed + 11, batch_size=cfg.eval_batch, precision=cfg.eval_precision)
+    return common.score(cfg, fake, images.images[:n], resolution=cfg.resolution,
                         device=device)
 
 

@@ -55,7 +55,8 @@ class BigGANEvaluator:
                 seed=cfg.seed + 11, extractor=cfg.extractor, inception_weights=cfg.inception_weights,
                 cache_dir=common.fidelity_cache_dir(cfg),
                 cache_key=common.fidelity_cache_key(cfg, resolution=cfg.resolution, n=n), device=str(self.device),
-                include_untruncated=t is None, classifier=classifier)
+                include_untruncated=t is None, classifier=classifier, batch_size=cfg.eval_batch,
+                precision=cfg.eval_precision)
         return rows
 
     def class_accuracy(self, G: nn.Module, *, n_per_class: int) -> dict[str, Any]:
@@ -72,7 +73,8 @@ class BigGANEvaluator:
         if not common.can_score(self.cfg):
             return {}
         n = min(n, len(self.data))
-        fake, _ = sample_conditional(G, n=n, seed=self.cfg.seed + 11)
+        fake, _ = sample_conditional(G, n=n, seed=self.cfg.seed + 11, batch_size=self.cfg.eval_batch,
+                                     precision=self.cfg.eval_precision)
         return common.score(self.cfg, fake, self.reals(n), resolution=self.cfg.resolution, device=self.device)
 
     def metrics(self, G: nn.Module, *, n: int, sweep: bool = True) -> dict[str, Any]:

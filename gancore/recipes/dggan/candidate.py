@@ -137,9 +137,9 @@ def inherit_from_parent(method: CandidateMethod, trainer, folder: str | Path) ->
     return {kind: sum(1 for v in report.values() if v == kind) for kind in ("copied", "sliced", "new")}
 
 
-def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256) -> Tensor:
+def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256, precision: str = "fp32") -> Tensor:
     """``n`` samples of a grown G (eval mode) as uint8, from latents seeded apart from training."""
-    return draw(G, n=n, dim=G.latent_dim, seed=seed, batch_size=batch_size)
+    return draw(G, n=n, dim=G.latent_dim, seed=seed, batch_size=batch_size, precision=precision)
 
 
 def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> float:
@@ -149,10 +149,11 @@ def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torc
 
     res = G.resolution
     n = min(cfg.fid_num_images, len(data))
-    scores = fidelity_metrics(sample_uint8(G, n=n, seed=cfg.seed + 11), data.images(res, n), metrics=("fid",),
+    fake = sample_uint8(G, n=n, seed=cfg.seed + 11, batch_size=cfg.eval_batch, precision=cfg.eval_precision)
+    scores = fidelity_metrics(fake, data.images(res, n), metrics=("fid",),
                               extractor=cfg.extractor, inception_weights=cfg.inception_weights,
                               cache_dir=cfg.metrics_cache or None, cache_key=f"{cfg.metrics_key}-res{res}-n{n}",
-                              device=str(device))
+                              device=str(device), batch_size=cfg.eval_batch)
     return float(scores["fid"])
 
 

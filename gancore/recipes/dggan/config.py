@@ -34,7 +34,7 @@ CANDIDATE_FIELDS = ("dataset", "data_dir", "download", "dataset_size", "strict_i
                     "ema_decay", "num_threads", "batch_size", "lr", "beta1", "beta2", "adam_eps", "gp_lambda",
                     "gp_gamma", "drift", "n_critic", "mbstd_group", "fade_fraction", "fid_num_images", "extractor",
                     "inception_weights", "log_every_kimg", "keep_checkpoints", "precision", "channels_last",
-                    "conv_gradfix")
+                    "conv_gradfix", "eval_precision", "eval_batch", "cudnn_benchmark")
 
 
 @dataclass

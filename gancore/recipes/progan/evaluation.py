@@ -16,11 +16,11 @@ from gancore.sampling import sample_uint8
 
 
 def generate_uint8(G: nn.Module, *, n: int, latent_dim: int, resolution: int, alpha: float = 1.0, seed: int = 0,
-                   batch_size: int = 256, device: torch.device | str = "cpu") -> Tensor:
+                   batch_size: int = 256, device: torch.device | str = "cpu", precision: str = "fp32") -> Tensor:
     """``n`` samples of G (eval mode) at ``resolution`` and fade-in ``alpha`` as uint8 on the CPU, from latents
     seeded independently of training."""
     return sample_uint8(G, n=n, dim=latent_dim, seed=seed, gen_kwargs={"resolution": resolution, "alpha": alpha},
-                        batch_size=batch_size)
+                        batch_size=batch_size, precision=precision)
 
 
 class ProGANEvaluator:
@@ -43,7 +43,8 @@ class ProGANEvaluator:
         if key not in self._swd_refs:
             self._swd_refs[key] = SWDReference(self.reals(resolution, n), seed=self.cfg.seed)
         fake = generate_uint8(G, n=n, latent_dim=self.cfg.latent_dim, resolution=resolution, alpha=alpha,
-                              seed=self.cfg.seed + 7, device=self.device)
+                              seed=self.cfg.seed + 7, device=self.device,
+                              batch_size=self.cfg.eval_batch, precision=self.cfg.eval_precision)
         return self._swd_refs[key].score(fake)
 
     def fidelity(self, G: nn.Module, n: int, *, resolution: int | None = None, alpha: float = 1.0) -> dict[str, float]:
@@ -54,7 +55,7 @@ class ProGANEvaluator:
             return {}
         n = min(n, len(self.data))
         fake = generate_uint8(G, n=n, latent_dim=cfg.latent_dim, resolution=res, alpha=alpha, seed=cfg.seed + 11,
-                              device=self.device)
+                              device=self.device, batch_size=cfg.eval_batch, precision=cfg.eval_precision)
         return common.score(cfg, fake, self.reals(res, n), resolution=res, device=self.device)
 
     def final_at(self, G: nn.Module, *, resolution: int | None = None, alpha: float = 1.0) -> dict[str, float]:
