@@ -110,8 +110,8 @@ from gancore.sampling.conditional import (  # noqa: E402  (built on the generic 
     sample_conditional,
     standing_stats,
     summarize_class_predictions,
-    truncation_sweep,
 )
+from gancore.sampling.sweep import truncation_sweep  # noqa: E402
 
 __all__ = ["Classifier", "Generator", "batchnorm_layers", "class_accuracy", "conditional_inputs", "eval_mode",
            "generate_uint8", "module_device", "sample_conditional", "sample_uint8",
