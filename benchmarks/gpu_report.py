@@ -199,7 +199,9 @@ def pack_worker(row: dict, device: str, go: Path, ready: Path) -> dict:
     sys.path.insert(0, str(THROUGHPUT.parent))
     import throughput
 
-    overrides = _parse_set(row.get("set", []))
+    from gancore.config import parse_key_values
+
+    overrides = parse_key_values(row.get("set", []))
     bs, dev, step, *_ = throughput.measure_dggan(dict(scale=row["scale"], preset="", dry_run=True, device=device,
                                                       out_dir="/tmp/gancore-bench"), row["res"], row["batch"], 1,
                                                  2, row.get("precision", "fp32"), row.get("nhwc", False), overrides)
@@ -242,12 +244,6 @@ def label(row: dict) -> str:
     """precision+NHWC+switches, as throughput.py names a row."""
     return row.get("precision", "fp32") + ("+NHWC" if row.get("nhwc") else "") + "".join(
         "+" + item.replace("=true", "=on") for item in row.get("set", []))
-
-
-def _parse_set(items: list[str]) -> dict:
-    from gancore.config import parse_key_values
-
-    return parse_key_values(items)
 
 
 # ---- projections and the table -------------------------------------------------------------------------------------

@@ -71,15 +71,13 @@ def _timed(step, steps: int, warmup: int, dev) -> tuple[int, float, float]:
 def measure_progan(cfg_args: dict, resolution: int, batch: int | None, steps: int, warmup: int, precision: str,
                    channels_last: bool, overrides: dict | None = None):
     import torch
-    from gancore.engine import pick_device
+    from gancore.engine.device import prepare as prepare_device
     from gancore.growth import Growth
     from gancore.recipes import progan
     from gancore.schedule import Phase, Schedule
 
     cfg = progan.load_config(**cfg_args, precision=precision, channels_last=channels_last, **(overrides or {}))
-    dev = pick_device(cfg.device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    dev = prepare_device(cfg)  # the engine's: the device, and cuDNN autotuning as the run would set it
     method = progan.ProGANMethod(cfg=cfg, device=dev)
     bs = batch or (cfg.batch_size if cfg.keep_batch else cfg.batch_sizes.get(resolution, cfg.batch_size))
     # One stabilization phase at the measured resolution and batch: the growth the method steps through.
@@ -102,7 +100,7 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     """One BigGAN iteration (2 D steps + 1 G step) on one micro-batch of synthetic reals; images = reals used."""
     import torch
     from gancore.recipes import biggan
-    from gancore.engine import pick_device
+    from gancore.engine.device import prepare as prepare_device
 
     base = biggan.load_config(**cfg_args)
     changes = dict(precision=precision, channels_last=channels_last, accumulate=1, sv_every_kimg=0.0,
@@ -113,9 +111,7 @@ def measure_biggan(cfg_args: dict, resolution: int, batch: int | None, steps: in
     bs = batch or base.micro_batch
     cfg = biggan.load_config(**cfg_args, **changes, batch_size=bs)
     num_classes = biggan.class_count(cfg, None)  # no data is read: the dataset's known count (ImageNet: 1000)
-    dev = pick_device(cfg.device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    dev = prepare_device(cfg)  # the engine's: the device, and cuDNN autotuning as the run would set it
     method = biggan.BigGANMethod(cfg=cfg, num_classes=num_classes, device=dev)
     gen = torch.Generator().manual_seed(0)
     real = torch.rand(bs, 3, resolution, resolution, generator=gen).mul(2).sub(1).to(dev)
@@ -132,7 +128,7 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
     import torch
     from gancore.recipes import alphagan
     from gancore.models.alphagan_space import load_genotype
-    from gancore.engine import pick_device
+    from gancore.engine.device import prepare as prepare_device
 
     base = alphagan.load_config(**cfg_args, **(overrides or {}))
     changes: dict = dict(resolution=resolution, **(overrides or {}))
@@ -148,9 +144,7 @@ def measure_alphagan(cfg_args: dict, resolution: int, batch: int | None, steps: 
     else:
         raise SystemExit(f"unknown alphaGAN part {part!r}; parts: search, retrain")
     cfg = alphagan.load_config(**cfg_args, **changes)
-    dev = pick_device(cfg.device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    dev = prepare_device(cfg)  # the engine's: the device, and cuDNN autotuning as the run would set it
 
     class CountingBank(alphagan.ImageBank):
         """An ImageBank that counts the real images its batches hand out."""
@@ -191,7 +185,7 @@ def measure_dggan(cfg_args: dict, resolution: int, batch: int | None, steps: int
     """One step of a full-scale DGGAN candidate: the symmetric net at the search's top resolution with one more
     3×3 conv in G and D (what most of a search trains), WGAN-GP at the preset's batch."""
     import torch
-    from gancore.engine import pick_device
+    from gancore.engine.device import prepare as prepare_device
     from gancore.models.dggan import Action
     from gancore.recipes import dggan
     from gancore.recipes.dggan.candidate import CandidateMethod
@@ -199,9 +193,7 @@ def measure_dggan(cfg_args: dict, resolution: int, batch: int | None, steps: int
 
     cfg = dggan.load_config(**cfg_args, resolution=resolution, precision=precision, channels_last=channels_last,
                             **(overrides or {}))
-    dev = pick_device(cfg.device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    dev = prepare_device(cfg)  # the engine's: the device, and cuDNN autotuning as the run would set it
     spec = dggan.initial_spec(cfg)
     while spec.resolution < cfg.resolution:
         spec = spec.child(Action("grow"))

@@ -40,7 +40,7 @@ def floor(module: str) -> int | None:
     top = parts[1] if len(parts) > 1 else ""
     if top == "recipes" and len(parts) > 3 and parts[3] in NOTEBOOK_FACING:
         return len(FLOORS) - 1
-    if top == "recipes" and len(parts) == 3 and parts[2] != "common":  # a package's __init__ (its façade)
+    if top == "recipes" and len(parts) == 3 and (PACKAGE / "recipes" / parts[2]).is_dir():  # a paper's façade
         return len(FLOORS) - 1
     return next((i for i, names in enumerate(FLOORS) if top in names), None)
 

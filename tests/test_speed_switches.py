@@ -168,3 +168,17 @@ def test_cuda_compiled_biggan_step_matches_eager():
         out.append(stats)
     for k in out[0]:
         torch.testing.assert_close(out[1][k], out[0][k], rtol=1e-3, atol=1e-4)
+
+
+def test_keep_batch_is_counted_by_the_memory_estimate_before_training():
+    """Preflight sees keep_batch's batch at the top resolution, so a run that cannot fit is refused up front."""
+    recipe = progan.RECIPE
+    paper = recipe.memory_estimate(progan.load_config(scale="full", dataset="shapes"))
+    kept = recipe.memory_estimate(progan.load_config(scale="full", dataset="shapes", keep_batch=True))
+    assert not any("batch 16 at 1024²" in k for k in paper) and any("batch 16 at 1024²" in k for k in kept)
+    assert kept.total() > paper.total()
+
+
+def test_gradfix_refuses_string_padding():
+    with pytest.raises(ValueError, match="numeric padding"):
+        gradfix.conv2d(torch.randn(1, 2, 5, 5), torch.randn(3, 2, 3, 3), padding="same")

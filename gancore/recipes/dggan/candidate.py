@@ -13,7 +13,7 @@ when the search runs it again.
 * **Schedule** ("Implementation Details": ProGAN's schedule for every candidate): a grow child fades its new block in
   over the first ``fade_fraction`` of its iterations (α 0→1 in G, D and the reals, :class:`gancore.growth.Growth`),
   then stabilizes; any other child trains at its resolution throughout. The update is ProGAN's
-  (:func:`gancore.steps.wgan_gp_step`).
+  (:class:`gancore.recipes.growing_wgan.GrowingWGANGP`, the same class ProGAN's method is).
 * **Feedback**: FID of the EMA G at the candidate's resolution, with the shipped shapes network (reduced scale) or
   Inception from a path (full scale); the real-set statistics are cached once for the whole search.
 """
@@ -30,18 +30,16 @@ from torch import Tensor, nn
 
 from gancore import checkpoint as ckpt_io
 from gancore import engine
-from gancore.engine.loop import Hooks
-from gancore.engine.recipe import MethodBase, Training
+from gancore.engine.recipe import Training
 from gancore.errors import TrainingDiverged
 from gancore.growth import Growth
 from gancore.latents import sample_latents
 from gancore.models.dggan import ArchSpec, build, inherit
-from gancore.nn import count_params, gradfix
-from gancore.precision import autocast, resolve_precision, to_channels_last
+from gancore.nn import count_params
 from gancore.recipes.dggan.config import CandidateConfig
+from gancore.recipes.growing_wgan import GrowingWGANGP
 from gancore.sampling import sample_uint8 as draw
 from gancore.schedule import Phase, Schedule
-from gancore.steps import wgan_gp_step
 
 
 def candidate_seed(seed: int, cid: str) -> int:
@@ -62,7 +60,7 @@ def candidate_schedule(cfg: CandidateConfig, resolution: int) -> Schedule:
     return Schedule(phases, natural_end_nimg=total)
 
 
-class CandidateMethod(MethodBase):
+class CandidateMethod(GrowingWGANGP):
     """WGAN-GP with ε_drift for the G and D of one spec: ProGAN's step on the candidate's schedule."""
 
     def __init__(self, *, cfg: CandidateConfig, device: torch.device) -> None:
@@ -71,30 +69,11 @@ class CandidateMethod(MethodBase):
         self.spec = ArchSpec.from_dict(cfg.spec)
         torch.manual_seed(cfg.seed)  # the new layers' init is part of the seeded candidate
         G, D = build(self.spec, mbstd_group=cfg.mbstd_group)
-        self.G, self.D = G.to(device), D.to(device)
-        self.precision = resolve_precision(cfg.precision, device)
-        if cfg.channels_last:
-            to_channels_last(self.G, self.D)
-        if gradfix.wanted(cfg.conv_gradfix, device):
-            gradfix.enable(self.D)
-        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
         # The nets are built at one resolution: they take the fade-in α alone.
-        self.growth = Growth(schedule=candidate_schedule(cfg, self.spec.resolution), inputs=("alpha",))
-        self.schedule, self.length_nimg = self.growth.schedule, self.growth.length_nimg
+        self.setup(G=G, D=D, growth=Growth(schedule=candidate_schedule(cfg, self.spec.resolution), inputs=("alpha",)))
 
     def latent_dim(self) -> int:
         return self.spec.latent_dim
-
-    def where(self, nimg: int) -> dict[str, Any]:
-        return self.growth.where(nimg)
-
-    def loop_hooks(self) -> Hooks:
-        return Hooks(before_step=[self.growth.phase_end_grids(self.render)])
-
-    def generator_inputs(self, labels: Tensor | None, nimg: int) -> dict[str, Any]:
-        return self.growth.net_kwargs(*self.growth.at(nimg))
 
     def on_fresh_run(self, trainer) -> None:
         if self.cfg.inherit_from:
@@ -102,16 +81,6 @@ class CandidateMethod(MethodBase):
 
     def latents(self, n: int, rng: torch.Generator) -> Tensor:
         return sample_latents(n, self.spec.latent_dim, generator=rng).to(self.device)
-
-    def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
-        cfg = self.cfg
-        phase, alpha = self.growth.at(nimg)
-        with autocast(self.device, self.precision):
-            return wgan_gp_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d,
-                                reals=self.growth.reals(reals, phase, alpha), latents=self.latents,
-                                batch_size=phase.batch_size, rng=rng, n_critic=cfg.n_critic, drift=cfg.drift,
-                                gp_lambda=cfg.gp_lambda, gp_gamma=cfg.gp_gamma,
-                                net_kwargs=self.growth.net_kwargs(phase, alpha))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
