@@ -17,7 +17,7 @@ Rows, each "plain" (fp32, NCHW, autograd's own convolution gradients, no cuDNN a
 * ``biggan-128``: BigGAN ch96, 1000 classes, batch 256; fast = bf16, NHWC, fused attention, cudnn.benchmark;
   ``biggan-compile`` adds torch.compile (its compile time is printed apart).
 * ``progan-128`` (batch 16) and ``progan-1024`` (the paper's batch 3; and keep_batch's 16): fast = bf16, NHWC,
-  gradfix, cudnn.benchmark.
+  gradfix, G's fused upsample + conv (the authors' fused_scale), cudnn.benchmark.
 * ``fid``: 20k BigGAN-128 samples and their Inception features, scaled to 50k (untrained G; Inception at random weights, since
   nothing downloads: the speed is the network's); fast = bf16 generation at batch 1000, fp16 features; the FID of
   the same images with fp16 and with fp32 features (shipped shapes network) is printed as a check.
@@ -43,6 +43,7 @@ THROUGHPUT = Path(__file__).with_name("throughput.py")
 FAST = ["cudnn_benchmark=true"]
 FAST_PENALTY = FAST + ["conv_gradfix=on"]
 PLAIN_PENALTY = ["conv_gradfix=off"]  # auto would switch gradfix on under CUDA
+PROGAN_FAST, PROGAN_PLAIN = FAST_PENALTY + ["fused_upsample=on"], PLAIN_PENALTY + ["fused_upsample=off"]
 FID_IMAGES = 20000  # timed, then scaled to 50k (both parts are linear in the count)
 # Seconds each row took on an H200 (fresh process, warm-up and FLOP count included), +20%: the budget's plan.
 COST = {("biggan-128", "plain"): 30, ("biggan-128", "fast"): 52, ("progan-1024", "plain"): 21, ("fid-50k", "plain"): 30,
@@ -67,12 +68,12 @@ def plan(tiny: bool) -> list[dict]:
     rows = [
         dict(name="biggan-128", mode="plain", **bg),
         dict(name="biggan-128", mode="fast", precision="bf16", nhwc=True, set=FAST + ["fused_attention=true"], **bg),
-        dict(name="progan-1024", mode="plain", set=PLAIN_PENALTY, **pg1024),
-        dict(name="progan-1024", mode="fast", precision="bf16", nhwc=True, set=FAST_PENALTY, **pg1024),
-        dict(name="progan-1024", mode="fast keep_batch", precision="bf16", nhwc=True, set=FAST_PENALTY,
+        dict(name="progan-1024", mode="plain", set=PROGAN_PLAIN, **pg1024),
+        dict(name="progan-1024", mode="fast", precision="bf16", nhwc=True, set=PROGAN_FAST, **pg1024),
+        dict(name="progan-1024", mode="fast keep_batch", precision="bf16", nhwc=True, set=PROGAN_FAST,
              **{**pg1024, "batch": r(16, 4)}),
-        dict(name="progan-128", mode="plain", set=PLAIN_PENALTY, **pg128),
-        dict(name="progan-128", mode="fast", precision="bf16", nhwc=True, set=FAST_PENALTY, **pg128),
+        dict(name="progan-128", mode="plain", set=PROGAN_PLAIN, **pg128),
+        dict(name="progan-128", mode="fast", precision="bf16", nhwc=True, set=PROGAN_FAST, **pg128),
         dict(name="fid-50k", mode="plain", kind="fid", n=r(FID_IMAGES, 64), gen_batch=256, feat_batch=256,
              gen_precision="fp32", feat_precision="fp32", scale=s),
         dict(name="fid-50k", mode="fast", kind="fid", n=r(FID_IMAGES, 64), gen_batch=1000, feat_batch=1000,

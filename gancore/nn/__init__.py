@@ -1,6 +1,7 @@
 """Shared network layers of the four papers, one module per family, each named by the paper section that brings it:
 
 - :mod:`.resample` — ProGAN App. A.1 up/down-sampling (2×2 replication / average pooling), parameter counts;
+- :mod:`.fused_scale` — the authors' fused 2× upsample + convolution (one stride-2 transposed convolution);
 - :mod:`.equalized` — ProGAN §4.1 equalized learning rate, §4.2 PixelNorm, the WGAN-GP critic's layer norm;
 - :mod:`.minibatch` — ProGAN §3 minibatch stddev, Salimans et al.'s minibatch discrimination (Table 1 row e*);
 - :mod:`.progressive` — ProGAN's latent projection and feature-map ladder (Table 2), shared by growing models;

@@ -33,10 +33,17 @@ def downsample2x(x: Tensor) -> Tensor:
 
 
 class Upsample2x(nn.Module):
-    """Module form of `upsample2x`, so it can sit inside an nn.Sequential block (ProGAN Table 2 "Upsample")."""
+    """Module form of `upsample2x`, so it can sit inside an nn.Sequential block (ProGAN Table 2 "Upsample").
+
+    ``fused`` (set by gancore.nn.fused_scale.fuse_upsample): the next convolution upsamples itself, so this passes
+    its input through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fused = False
 
     def forward(self, x: Tensor) -> Tensor:
-        return upsample2x(x)
+        return x if self.fused else upsample2x(x)
 
 
 class Downsample2x(nn.Module):

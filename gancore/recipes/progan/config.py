@@ -63,6 +63,9 @@ class ProGANConfig(RunConfig):
     channels_last: bool = False  # NHWC memory layout (faster convolutions on oneDNN CPUs and CUDA tensor cores)
     # The WGAN-GP penalty's double backward as plain (transposed) convolutions (gancore.nn.gradfix); auto: on CUDA.
     conv_gradfix: Literal["auto", "on", "off"] = "auto"
+    # G's 2× upsample + 3×3 conv as one stride-2 transposed conv (the authors' fused_scale, networks.py; the same
+    # function, 0.44× its multiply-adds; gancore.nn.fused_scale); auto: on CUDA, so CPU runs stay bit for bit.
+    fused_upsample: Literal["auto", "on", "off"] = "auto"
     # App. A.1 lowers the batch at 256²–1024² only for memory: keep_batch trains every resolution at batch_size
     # (preflight refuses it where it cannot fit). Off by default: the paper's schedule (papers/progan/paper.yaml).
     keep_batch: bool = False
@@ -73,7 +76,8 @@ class ProGANConfig(RunConfig):
     claims_resolution: int = 16  # resolution of the Table 1 row runs
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
-        "claims_seeds", "claims_phase_kimg", "claims_kimg", "claims_resolution", "conv_gradfix")
+        "claims_seeds", "claims_phase_kimg", "claims_kimg", "claims_resolution", "conv_gradfix",
+        "fused_upsample")
 
     def validate(self) -> None:
         res_ok = [2**k for k in range(2, 11)]
