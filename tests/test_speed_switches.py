@@ -35,8 +35,8 @@ def test_fused_self_attention_equals_the_explicit_softmax(shape):
         y.square().sum().backward()
         outs.append((y.detach(), x.grad, *[p.grad for p in module.parameters() if p.grad is not None]))
     assert len(outs[0]) == len(outs[1]) > 3
-    for a, b in zip(*outs):
-        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+    for a, b in zip(*outs):  # fp32: the fused kernel sums in another order (differences ~1e-5 measured)
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=5e-5)
 
 
 def test_biggan_switches_reach_the_modules_and_compile_wraps_only_the_forward_passes(monkeypatch):
@@ -182,3 +182,26 @@ def test_keep_batch_is_counted_by_the_memory_estimate_before_training():
 def test_gradfix_refuses_string_padding():
     with pytest.raises(ValueError, match="numeric padding"):
         gradfix.conv2d(torch.randn(1, 2, 5, 5), torch.randn(3, 2, 3, 3), padding="same")
+
+
+@pytest.mark.parametrize("channels", [8, 16, 28, 64, 192])
+def test_fused_self_attention_reaches_a_fused_kernel_and_matches(channels):
+    """The fused path gives torch's flash kernel what it needs (4-D, one head width); restricted to that kernel it
+    must run, and it equals SAGAN's explicit softmax(θᵀφ) (issue 25: 3-D or mixed widths fell back to a bmm)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from gancore.nn import SelfAttention
+
+    torch.manual_seed(0)
+    att = SelfAttention(channels=channels).eval()  # eval: no power-iteration step between the two calls
+    with torch.no_grad():
+        att.gamma.fill_(0.7)  # γ starts at 0, which would hide the attention branch
+    x = torch.randn(2, channels, 8, 6)
+    plain = att(x)
+    att.fused = True
+    # 28: widths 3 and 14 do not divide; 8: heads one wide, whose stride torch does not count as unit: both fall back
+    fusable = (channels // 2) % (channels // 8) == 0 and channels // 8 > 1
+    backends = [SDPBackend.FLASH_ATTENTION] if fusable else [SDPBackend.MATH]
+    with sdpa_kernel(backends):
+        fused = att(x)
+    torch.testing.assert_close(fused, plain, rtol=1e-4, atol=1e-5)

@@ -53,10 +53,19 @@ class SelfAttention(nn.Module):
         theta = self.theta(x).flatten(2)  # N×C/8×HW
         phi = F.max_pool2d(self.phi(x), 2).flatten(2)  # N×C/8×HW/4
         g = F.max_pool2d(self.g(x), 2).flatten(2)  # N×C/2×HW/4
-        if self.fused:  # queries θᵀ, keys φᵀ, values gᵀ
-            out = F.scaled_dot_product_attention(theta.transpose(1, 2), phi.transpose(1, 2), g.transpose(1, 2),
-                                                 scale=1.0)
-            attended = out.transpose(1, 2).reshape(n, c // 2, h, w)
+        if self.fused:
+            # Fused kernels (flash, memory-efficient) want 4-D inputs whose heads are all one width, but SAGAN's
+            # values are 4× wider than its queries and keys (C/2 against C/8). So the values are cut into four
+            # C/8-wide heads that share the one attention map (queries and keys repeated per head): the same
+            # maths, and the HW × HW/4 matrix is never stored. Scale 1 as SAGAN's softmax(θᵀφ).
+            heads = (c // 2) // (c // 8) if (c // 2) % (c // 8) == 0 else 1  # 1: widths that do not divide
+            width = (c // 2) // heads
+            # Fused kernels also need unit stride along the head width: a copy for NCHW maps, none for NHWC ones.
+            q = theta.transpose(1, 2).contiguous()[:, None].expand(n, heads, -1, -1)
+            k = phi.transpose(1, 2).contiguous()[:, None].expand(n, heads, -1, -1)
+            v = g.view(n, heads, width, -1).transpose(2, 3).contiguous()
+            out = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # N×heads×HW×width
+            attended = out.transpose(2, 3).reshape(n, c // 2, h, w)
         else:
             beta = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # N×HW×HW/4, each query's weights over keys
             attended = (g @ beta.transpose(1, 2)).view(n, c // 2, h, w)
