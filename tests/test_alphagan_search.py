@@ -189,7 +189,9 @@ def test_presets_resolve():
     official = load_config(scale="full", preset="official", dataset="shapes")
     assert (official.retrain_iterations, official.retrain_n_critic) == (50000, 5)
     smoke = load_config(scale="smoke")
-    assert smoke.epoch_images() == smoke.weight_steps * smoke.n_critic * smoke.batch_size
+    # T counts D steps (the authors' inner_steps); n_critic only sets how many of them a G step follows
+    assert smoke.epoch_images() == smoke.weight_steps * smoke.batch_size
+    assert (full.n_critic, smoke.n_critic, load_config(scale="reduced").n_critic) == (5, 5, 1)
 
 
 def test_retrain_config_and_resolve_genotype(tmp_path):
@@ -407,7 +409,7 @@ def test_search_resumes_bitwise_after_a_stop(tmp_path):
 
     ck_a = load_checkpoint(list_checkpoints(a_dir / "checkpoints")[-1])
     ck_b = load_checkpoint(list_checkpoints(b_dir / "checkpoints")[-1])
-    assert ck_a["nimg"] == ck_b["nimg"] == epochs * 1 * 1 * 4  # epochs · T · n_critic · batch
+    assert ck_a["nimg"] == ck_b["nimg"] == epochs * 1 * 4  # epochs · T · batch (T D steps)
     for key in ("G", "D", "G_ema", "optimizers", "method", "stream", "step"):
         assert_same_state(ck_a[key], ck_b[key], key)
     assert_same_state(ck_a["rng"]["loop"], ck_b["rng"]["loop"], "rng.loop")

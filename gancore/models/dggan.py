@@ -13,8 +13,14 @@ Discriminator Base Architecture" and "Action Search Space").
 * **Weight inheritance** (:func:`inherit`): a child copies every tensor it shares with its parent by name. The one
   neighbour whose shape an insertion changes (G's toRGB gets the new conv's f inputs; D's layer after fromRGB gets
   f inputs) keeps the overlapping channel slice of the parent's weight and a fresh init for the rest: those input
-  channels now come from a random new layer, so no copy could keep their meaning, but the slice keeps the scale
-  and the bias (the whole bias is copied).
+  channels now come from a random new layer, so no copy could keep their meaning. The slice's *stored* weights
+  and the whole bias are copied, but with equalized learning rate the runtime scale is gain / √fan-in of the
+  *child's* fan-in, so the slice's effective weights are the parent's times √(old fan-in / new fan-in) =
+  √(f_old / f_new): smaller where the new conv is wider, larger where it is narrower. gancore keeps the stored
+  weights (what a plain copy of an equalized layer does; the fresh channels are at the same He scale, so the
+  layer's input-to-output gain stays ProGAN's) and says so in papers/dggan/paper.yaml (``neighbour_slice``).
+* **Cost** (:func:`conv_macs`): the multiply-accumulates of G's and D's convs per image, the search's estimate of a
+  candidate's training time (longest first) and, optionally, of its GPU share.
 """
 from __future__ import annotations
 
@@ -161,6 +167,22 @@ def base_spec(*, latent_dim: int = 128, base_resolution: int = 8, max_resolution
     return ArchSpec(latent_dim=latent_dim, fmap=dict(fmap), g=tuple(g), d=tuple(d), max_resolution=max_resolution)
 
 
+def conv_macs(spec: ArchSpec) -> int:
+    """Multiply-accumulates per image of G's and D's convs (k² · c_in · c_out · res²): a candidate's relative
+    training cost (the k7/1024-filter children cost several times a plain one)."""
+    total, ch = 0, spec.fmap[4]
+    for layer in spec.g:
+        total += layer.kernel ** 2 * ch * layer.filters * layer.res ** 2
+        ch = layer.filters
+    res, ch = None, None
+    for layer in spec.d:
+        if layer.res != res:
+            res, ch = layer.res, (spec.fmap[layer.res] if ch is None else ch)
+        total += layer.kernel ** 2 * ch * layer.filters * layer.res ** 2
+        ch = layer.filters
+    return int(total)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Networks built from a spec
 # ---------------------------------------------------------------------------------------------------------------------
@@ -286,4 +308,4 @@ def inherit(child: nn.Module, parent: nn.Module | Mapping[str, Tensor], *, prefi
 
 
 __all__ = ["Action", "ArchSpec", "ConvLayer", "GrowableDiscriminator", "GrowableGenerator", "action_space",
-           "base_spec", "build", "inherit", "KERNELS", "FILTERS"]
+           "base_spec", "build", "conv_macs", "inherit", "KERNELS", "FILTERS"]

@@ -6,6 +6,14 @@
 * **At least one grow**: with small K and p a step may sample no grow action at all, and the search would never
   reach a higher resolution. ``force_grow=True`` then adds the grow child of the best parent (the first in rank
   order), documented as gancore's option, not the paper's.
+* **Reachability** (:func:`step_children`): Alg. 1 grows "while not reaching maximum number of layers", and a child
+  whose convs plus the four convs of every grow it still needs exceed ``max_layers`` could never reach the top
+  resolution, where the paper's results are. Such a child is never trained (counted as skipped), so every trained
+  candidate can still grow to the top: the search cannot spend its budget on a dead end at low resolution. When a
+  step draws nothing trainable (late in a search, parents at their layer budget can only grow, and with few
+  parents p = 0.4 often draws no grow), the best parent that can grow gets its grow child (``stall_grow``, gancore's
+  rule; the paper is silent), so a search ends only once its parents are at the top resolution and the cap, and
+  the top resolution is always reached.
 * **State** (:class:`SearchState`): every finished candidate, the steps taken and the parents, in
   ``search_state.json``, written atomically after every finished candidate; a corrupt file is a clear error that
   names it, and nothing is overwritten.
@@ -64,6 +72,55 @@ def sample_children(parents: Sequence[tuple[str, ArchSpec]], actions: Sequence[A
                 children.append(Child(f"{pid}+grow", pid, "grow", spec.child(grow)))
                 break
     return children
+
+
+GROW_LAYERS = 4  # convs one grow adds: two in G's new block, two in D's
+
+
+def layers_to_reach(spec: ArchSpec, *, top_resolution: int) -> int:
+    """The fewest G + D convs ``spec`` has once grown to ``top_resolution`` (its own plus four per missing grow)."""
+    grows = max(0, (top_resolution // spec.resolution).bit_length() - 1)
+    return sum(spec.num_layers()) + GROW_LAYERS * grows
+
+
+def can_reach(spec: ArchSpec, *, top_resolution: int, max_layers: int) -> bool:
+    """Whether ``spec`` can still grow to ``top_resolution`` without exceeding ``max_layers`` convs."""
+    return layers_to_reach(spec, top_resolution=top_resolution) <= max_layers
+
+
+@dataclass(frozen=True)
+class StepChildren:
+    """What a step trains (``children``, canonical order) and what it drew but skips: ``over_cap`` children have
+    more than ``max_layers`` convs, ``unreachable`` ones fit but could no longer grow to the top resolution."""
+
+    children: list[Child]
+    over_cap: int
+    unreachable: int
+    stall_grow: bool = False  # nothing trainable was drawn, so the best parent's grow child was added
+
+    @property
+    def skipped(self) -> int:
+        return self.over_cap + self.unreachable
+
+
+def step_children(parents: Sequence[tuple[str, ArchSpec]], actions: Sequence[Action], *, p: float, seed: int,
+                  step: int, force_grow: bool, max_layers: int, top_resolution: int) -> StepChildren:
+    """One step's children as the search trains them: :func:`sample_children`, then only those that fit in
+    ``max_layers`` and can still reach ``top_resolution`` (the real search and :mod:`gancore.recipes.dggan.replay`
+    both call this)."""
+    drawn = sample_children(parents, actions, p=p, seed=seed, step=step, force_grow=force_grow)
+    fit = [c for c in drawn if sum(c.spec.num_layers()) <= max_layers]
+    keep = [c for c in fit if can_reach(c.spec, top_resolution=top_resolution, max_layers=max_layers)]
+    stall = False
+    if not keep:  # a stalled step: the best parent that can still grow grows (see the module docstring)
+        for pid, spec in parents:
+            grow = Action("grow")
+            if spec.can_apply(grow) and can_reach(spec.child(grow), top_resolution=top_resolution,
+                                                  max_layers=max_layers):
+                keep, stall = [Child(f"{pid}+grow", pid, "grow", spec.child(grow))], True
+                break
+    return StepChildren(keep, over_cap=len(drawn) - len(fit), unreachable=len(fit) - len(keep) + stall,
+                        stall_grow=stall)
 
 
 def normalized_fid(fid: float, *, resolution: int, baseline: dict[int, float]) -> float:
@@ -129,4 +186,5 @@ class SearchState:
             raise ConfigError(f"the search state {path} is incomplete ({type(e).__name__}: {e}). {how}") from None
 
 
-__all__ = ["Child", "SearchState", "coin", "normalized_fid", "sample_children", "top_k"]
+__all__ = ["Child", "GROW_LAYERS", "SearchState", "StepChildren", "can_reach", "coin", "layers_to_reach",
+           "normalized_fid", "sample_children", "step_children", "top_k"]

@@ -11,7 +11,8 @@ candidate is a result, not a crash); only a worker that dies is the executor's b
   address joins a running cluster. A task whose worker process dies is retried once by Ray (``max_retries=1``); a
   second death comes back as a failed result naming the error. Large read-only inputs (the training images) go to
   the object store once per executor (``shared``) and reach every task by reference. A local Ray stays up for
-  the rest of the session (``ray.shutdown()`` ends it).
+  the rest of the session (``ray.shutdown()`` ends it). ``resources(arg)`` may size one task (DGGAN's
+  ``gpus_follow_size``: ``{"num_gpus": share}`` from the candidate's conv cost); the local executor ignores it.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from gancore.errors import ConfigError
 
 Job = tuple[str, Any]  # (key, argument of the train function)
 OnDone = Callable[[str, dict], None]
+Resources = Callable[[Any], dict]  # a job's argument -> Ray task options (e.g. {"num_gpus": 0.25})
 
 
 class LocalExecutor:
@@ -30,7 +32,8 @@ class LocalExecutor:
 
     name = "local"
 
-    def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone) -> None:
+    def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone,
+            resources: Resources | None = None) -> None:
         for key, arg in jobs:
             on_done(key, fn(arg, shared))
 
@@ -77,7 +80,7 @@ class RayExecutor:
                                   "ray_address unset (a local Ray) or pass executor='local'.") from None
         self._ray = ray
         self._shared: tuple[Any, Any] | None = None  # (object, its object-store ref): put once per search
-        self.workers = workers
+        self.workers, self.use_gpu = workers, use_gpu
         self.options = {"num_cpus": cpus_per_candidate, "num_gpus": gpus_per_candidate if use_gpu else 0,
                         "max_retries": 1, "retry_exceptions": False}
 
@@ -97,7 +100,15 @@ class RayExecutor:
                 raise ConfigError(f"Ray node {node} cannot see {', '.join(missing)}: a multi-node search needs the "
                                   "data store (store_dir) and out_dir on a filesystem every node shares")
 
-    def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone) -> None:
+    def task_options(self, arg: Any, resources: Resources | None) -> dict:
+        """Ray options of one task: the executor's, with ``resources(arg)`` on top (GPUs only on GPU nodes)."""
+        extra = dict(resources(arg)) if resources else {}
+        if not self.use_gpu:
+            extra.pop("num_gpus", None)
+        return {**self.options, **extra}
+
+    def run(self, fn: Callable[[Any, Any], dict], jobs: Sequence[Job], *, shared: Any, on_done: OnDone,
+            resources: Resources | None = None) -> None:
         ray = self._ray
         if not jobs:
             return
@@ -110,7 +121,8 @@ class RayExecutor:
         while queue or pending:
             while queue and len(pending) < self.workers:
                 key, arg = queue.pop(0)
-                pending[task.remote(fn, arg, shared_ref, self.options["num_cpus"])] = key
+                call = task.options(**self.task_options(arg, resources)) if resources else task
+                pending[call.remote(fn, arg, shared_ref, self.options["num_cpus"])] = key
             done, _ = ray.wait(list(pending), num_returns=1)
             ref = done[0]
             key = pending.pop(ref)

@@ -106,18 +106,22 @@ zero only at a Nash equilibrium (eq. 3). Alg. 2 estimates both optima with **wor
 on the validation half from the current D (G fixed), Ḡ takes R steps from the current G (D fixed; by default on
 its weights only, Table 4), each with a fresh Adam. Each **epoch** of Alg. 1 then runs
 
-1. T weight steps (one D and one G update each) on the training half,
-2. the worst-case copies,
+1. T D steps on the training half, with a G step after every `n_critic`-th one (the authors' 5; the reduced
+   preset uses 1, see `papers/alphagan/reduced.yaml`),
+2. the worst-case copies (their learning rate halves after epoch 30, as in the authors' code),
 3. S Adam steps on α that minimise V = Adv(G(α), D̄) − Adv(Ḡ, D) on the validation half (Ḡ holds a *copy* of α,
    so the gradient reaches α through the first term; `gbar_alpha_grad` is the other choice).
 
-Every edge mixes its ops by softmax(α) (eq. 7), or by Gumbel-softmax with `relaxation="gumbel"` (eq. 8). One
-gancore training step is one epoch; a checkpoint after it holds everything needed to resume bit-exactly.
+Every edge mixes its ops by softmax(α) (eq. 7), or by Gumbel-softmax with `relaxation="gumbel"` (eq. 8, τ = 0.5
+as in the authors' code; the worst-case copies draw no Gumbel noise). Under `warmup=True` (Table 9) the first half
+of the epochs run step 1 only, which is where warm-up saves search time. One gancore training step is one epoch; a
+checkpoint after it holds everything needed to resume bit-exactly.
 """)
 code('''
 result = alphagan.run(cfg, images=images)
 trained = result.summary["status"] != "dry_run"
-print({k: result.summary.get(k) for k in ("status", "mode", "params", "kimg", "train_seconds")})
+display(viz.summary_table({k: result.summary.get(k) for k in ("status", "mode", "params", "kimg",
+                                                               "train_seconds")}, title="this run"))
 ''')
 md(r"""
 ## 4. The control runs (claims)
@@ -128,6 +132,10 @@ genotypes of the same space and of the published alphaGAN(s), each with the same
 the searched-vs-random comparison and its **seed-to-seed noise**. All are resumable runs under `out_dir/claims/`.
 """)
 code('''
+if trained and nb_opts["run_claims"]:  # what the side runs cost, before they start (priced at this run's times)
+    cost = claims.claims_cost(cfg, result.summary)
+    print(f"claims: {cost['searches']} α-frozen searches and {cost['retrains']} retrains of "
+          f"{cost['retrain_iterations']} iterations, ≈ {cost['seconds'] / 3600:.2f} h ({cost['ratio']}× this run)")
 claim_results = claims.claim_experiments(cfg, result) if (trained and nb_opts["run_claims"]) else {}
 for c in claim_results.get("controls", []):
     print(f"control seed {c.get('seed')}: gap drop {c.get('gap_drop')}")
@@ -170,8 +178,12 @@ if final_geno is not None:
 md(r"""
 ## 8. The retrain (App. 9.1)
 The plain G of the genotype with the fixed D: G batch 128, D batch 64, Adam 2e-4 with β = (0, 0.9), 100k G
-iterations at full scale (the authors' README uses 50k with 5 D steps: `-p preset official`). Samples come from G's
-weight average; FID/IS/KID use the shipped shapes network here (Inception from a path at full scale).
+iterations at full scale (the authors' README uses 50k with 5 D steps: `-p preset official`). As in the authors'
+code, convs start Xavier-uniform and BatchNorm weights N(1, 0.02); samples come from G's parameter average with G's
+own BatchNorm statistics. FID/IS/KID are measured every 20 passes over the data and at the end, and the best FID is
+reported (its G in `retrain/best_G_ema.pt`; `retrain_select: final` reports the last); the reference statistics
+cover the whole training set. FID/IS/KID use the shipped shapes network here (Inception from a path at full scale).
+Every setting the paper leaves open, with the file of the authors' code it comes from: `papers/alphagan/paper.yaml`.
 """)
 code('''
 if trained and result.retrain is not None:

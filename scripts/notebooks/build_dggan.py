@@ -110,14 +110,36 @@ md(r"""
    parent's weights (new layers random; fresh Adam, as ProGAN resets it at each new resolution), trains with
    WGAN-GP on ProGAN's schedule (a grow child fades its new block in), and gets its FID. The top K children by
    normalized FID **replace** the parents.
-4. The search stops when no child fits in `max_layers` convs (or after `max_steps`); the best architecture at the
-   top resolution, and the baseline's, are then trained longer.
+4. A child that could no longer reach the top resolution within `max_layers` convs (its own plus four per grow it
+   still needs) is never trained; the log counts the skipped ones, and a step that draws nothing trainable trains
+   its best parent's grow child, so the search always reaches the top resolution. It stops when no child is left
+   (or after `max_steps`); the best architecture at the top resolution, and the baseline's, are then trained
+   longer, and their FID, IS (Table 1) and SWD (Table 3) are measured.
+5. A rerun resumes: a failed candidate it asks for again is retried (`retry_failed`, the reason in the log), and
+   the data is recognised by its fingerprint, so a moved data folder still resumes.
 """)
 code('''
 result = dggan.run(cfg, data=data)
 trained = result.summary["status"] != "dry_run"
-print({k: result.summary.get(k) for k in ("status", "steps", "candidates", "failed", "stop_reason",
-                                          "train_seconds")})
+display(viz.summary_table({k: result.summary.get(k) for k in ("status", "steps", "candidates", "failed",
+                                                               "skipped_unreachable", "retried", "stop_reason",
+                                                               "train_seconds")}, title="this search"))
+''')
+md(r"""
+### How big is the paper's search?
+The full presets replayed with synthetic rankings (no training), through the search's own sampling, layer cap and
+reachability rule: the candidates each would train, how many reach the top resolution, against the paper's "2k+
+CIFAR-10 models" and "1k+ LSUN models" ("Discussion on Efficiency"). `low` is the ranking that per-stage
+normalization produced at reduced scale (8² children won every step).
+""")
+code('''
+from gancore.recipes.dggan.replay import replay_table
+for preset, paper in (("", "2k+"), ("lsun", "1k+")):
+    full = dggan.load_config(scale="full", preset=preset, dry_run=True, data_dir="/unused", extractor="shapes")
+    rows = [{k: r[k] for k in ("ranking", "steps", "search", "at_top", "skipped_unreachable", "all_can_reach")}
+            for r in replay_table(full)]
+    display(viz.plot_table(rows, title=f"full{'-' + preset if preset else ''}: max_layers={full.max_layers}, "
+                                       f"paper {paper}", styled=True))
 ''')
 md(r"""
 ## 4. The symmetric baseline
@@ -194,19 +216,25 @@ if final_rec:
         display(viz.show_grid(dggan.sample_uint8(G_base, n=32, seed=cfg.seed + 99), nrow=16, title="baseline"))
 ''')
 md(r"""
-## 10. Grown against the symmetric baseline (Table 2's form)
+## 10. Grown against the symmetric baseline (Tables 1–3)
 Per resolution, the best grown candidate's FID against the baseline's, with the paper's numbers beside them (LSUN's
 Table 2, or CIFAR-10's multi-resolution comparison). The paper prints 46% for LSUN 128², where its FIDs give 55%.
+Then the final pair's FID, IS (Table 1) and SWD ×10³ (Table 3; 16² and above). With the shipped shapes network the
+IS is on its own scale and means nothing beside the paper's Inception IS.
 """)
 code('''
 if trained:
     display(viz.plot_table(analysis.table2(result.summary, dataset=cfg.dataset), title="grown vs baseline",
                            styled=True))
+    display(viz.plot_table(analysis.final_metrics(result.summary, dataset=cfg.dataset),
+                           title="final pair: FID, IS (Table 1), SWD (Table 3)", styled=True))
 ''')
 md(r"""
 ## 11. Claims
 Each verdict is *holds*, *does not hold*, *within noise* (the effect is no larger than the baseline's seed-to-seed
-range, or, for shares, their standard error) or *not tested* (with the reason).
+range, or, for shares, their standard error) or *not tested* (with the reason). The grown-vs-baseline row also gives
+the final pair's IS and SWD and how many drawn children the search skipped because they could no longer reach the
+top resolution; it says *not tested* only when no candidate reached it.
 """)
 code('''
 table = claims.claims_table(result.summary, rows, resolution=cfg.resolution) if trained and nb_opts["run_claims"] else []

@@ -2,8 +2,8 @@
 
 Every value and its section is in ``papers/alphagan/paper.yaml``; the decisions the paper leaves open are there too,
 each with its reason. Lengths are in Alg. 1 epochs (search) and G iterations (retrain), not kimg: the search's image
-count follows from them (one epoch shows D ``weight_steps · n_critic · batch_size`` training-half images), and
-``total_kimg`` must stay 0.
+count follows from them (one epoch shows D ``weight_steps · batch_size`` training-half images: T counts D steps, as
+the authors' ``inner_steps`` does), and ``total_kimg`` must stay 0.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class AlphaGANConfig(RunConfig):
     weight_steps: int = 20  # T ("weight_part"); alphaGAN(l): 390
     worst_steps: int = 20  # R ("test-weight_part", Alg. 2); alphaGAN(l): 390
     arch_steps: int = 20  # S ("arch_part")
-    n_critic: int = 1  # D steps per G step in the weight part (Alg. 1 has one)
+    n_critic: int = 5  # weight part: a G step after every n_critic-th D step (authors' cfg_search.py; paper silent)
     batch_size: int = 64  # App. 9.1: G and D batch in the search
     lr_g: float = 2e-4  # App. 9.1: weights ω_G
     lr_d: float = 2e-4  # App. 9.1: weights ω_D
@@ -43,12 +43,17 @@ class AlphaGANConfig(RunConfig):
     arch_weight_decay: float = 1e-3  # App. 9.1
     val_fraction: float = 0.5  # §5.1: 25k/25k split of CIFAR-10's 50k training images
     relaxation: Literal["softmax", "gumbel"] = "softmax"  # eq. (7), or eq. (8)'s Gumbel-max trick (Table 9)
-    gumbel_tau: float = 1.0  # eq. (8) temperature; the paper gives none (see paper.yaml decisions)
+    gumbel_tau: float = 0.5  # eq. (8) temperature; the paper gives none, the authors' --t is 0.5 (cfg_search.py)
+    gbar_gumbel: bool = False  # D̄/Ḡ see Gumbel noise too; the authors build them with set_gumbel(False) (functions.py)
     warmup: bool = False  # Table 9 "Warm-up": α fixed for the first half of the epochs
+    warmup_measure_gap: bool = False  # warm-up epochs still build D̄/Ḡ and measure V (the authors skip all of it)
     freeze_alpha: bool = False  # α never updated: the control run of the duality-gap claim
     search_d: bool = False  # Table 4 "Search D": D's convs searched too
     gbar_update: Literal["weights", "alpha", "both"] = "weights"  # Table 4 "Obtain Ḡ": what the worst-case G updates
     gbar_alpha_grad: bool = False  # ∂V/∂α also through the Ḡ term (Ḡ runs on the live α); default: a value copy
+    worst_lr_decay_epoch: int = 30  # D̄/Ḡ weight lr × worst_lr_decay after this many epochs (functions.py; 0: never)
+    worst_lr_decay: float = 0.5  # the authors' factor (train_gan_alpha: "epoch > 30" → lr · 0.5)
+    search_seeds: int = 1  # searches (seed, seed+1, …) each retrained; the lowest-FID one is kept (Table 2: best of 3)
     ckpt_every_epochs: int = 1  # search checkpoint cadence (a checkpoint is also written at exit)
     sample_every_epochs: int = 10  # search sample-grid cadence
     # ---- the retrain (App. 9.1; §5.2 for STL-10) ----
@@ -60,6 +65,12 @@ class AlphaGANConfig(RunConfig):
     retrain_beta1: float = 0.0  # App. 9.1 (STL-10: 0.5)
     retrain_beta2: float = 0.9  # App. 9.1
     retrain_n_critic: int = 1  # D steps per G iteration
+    retrain_init: Literal["xavier", "pytorch"] = "xavier"  # authors' weights_init (train_geno_gan.py, README)
+    retrain_eval_every_epochs: int = 20  # FID/IS of G_ema every this many passes over the data (val_freq; 0: end only)
+    retrain_select: Literal["best", "final"] = "best"  # report the best-FID evaluation (authors) or the final one
+    ema_buffers: Literal["live", "average"] = "live"  # G_ema's BN running stats: G's own (authors) or averaged too
+    fid_real_images: int = 0  # real images for FID's reference statistics (0: the whole training set, as the
+    #                           authors' fid_stats_cifar10_train / stl10_train_unlabeled files)
     # ---- the notebook's claim experiments (side runs under out_dir/claims/) ----
     claims_random: int = 2  # random genotypes retrained against the searched one
     claims_seeds: int = 2  # seeds per retrained genotype (their spread is the noise of the comparison)
@@ -68,7 +79,7 @@ class AlphaGANConfig(RunConfig):
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
         "mode", "claims_random", "claims_seeds", "claims_retrain_iterations", "sample_every_epochs",
-        "ckpt_every_epochs")
+        "ckpt_every_epochs", "retrain_eval_every_epochs", "search_seeds")
 
     @property
     def bottom_width(self) -> int:
@@ -83,15 +94,22 @@ class AlphaGANConfig(RunConfig):
             check_range(self, name, gt=0)  # K, T, R, S
         for name in ("dim_z", "g_channels", "d_channels", "n_critic", "batch_size", "retrain_iterations",
                      "retrain_g_batch", "retrain_d_batch", "retrain_n_critic", "ckpt_every_epochs",
-                     "sample_every_epochs", "claims_seeds"):
+                     "sample_every_epochs", "claims_seeds", "search_seeds"):
             check_range(self, name, ge=1)
-        for name in ("claims_random", "claims_retrain_iterations"):
+        for name in ("claims_random", "claims_retrain_iterations", "worst_lr_decay_epoch", "retrain_eval_every_epochs",
+                     "fid_real_images"):
             check_range(self, name, ge=0)
         for name in ("lr_g", "lr_d", "arch_lr", "retrain_lr_g", "retrain_lr_d", "gumbel_tau"):
             check_range(self, name, gt=0)
         for name in ("beta1", "beta2", "arch_beta1", "arch_beta2", "retrain_beta1", "retrain_beta2"):
             check_range(self, name, ge=0, lt=1)
         check_range(self, "arch_weight_decay", ge=0)
+        check_range(self, "worst_lr_decay", gt=0, le=1)
+        if self.gbar_alpha_grad and self.gbar_update in ("alpha", "both"):
+            # With gbar_alpha_grad Ḡ runs on the live α in V, so the α its R steps learned is never used.
+            raise ConfigError(f"gbar_update={self.gbar_update!r} with gbar_alpha_grad=True: Ḡ would learn its own α in "
+                              "Alg. 2 and V would then ignore it (Ḡ runs on the live α). Use gbar_update='weights' "
+                              "with gbar_alpha_grad=True, or gbar_alpha_grad=False with gbar_update='alpha'/'both'")
         check_range(self, "val_fraction", gt=0, lt=1)
         check_range(self, "ema_decay", ge=0, lt=1)
         if self.total_kimg:
@@ -104,6 +122,9 @@ class AlphaGANConfig(RunConfig):
         if self.mode == "search" and self.genotype:
             raise ConfigError(f"genotype={self.genotype!r} is only used to retrain; mode='search' searches one. "
                               "Use mode='retrain' (or 'search+retrain' with genotype='')")
+        if self.search_seeds > 1 and self.mode != "search+retrain":
+            raise ConfigError(f"search_seeds={self.search_seeds} chooses among searches by their retrains' FID: it "
+                              f"needs mode='search+retrain', not {self.mode!r}")
         if self.dataset in ("cifar10", "folder") and not self.data_dir and not self.dry_run:
             raise ConfigError(f"dataset={self.dataset!r} needs data_dir (a folder); shapes needs none")
         if self.extractor == "inception" and not self.inception_weights:
@@ -111,8 +132,19 @@ class AlphaGANConfig(RunConfig):
 
     # ---- derived lengths -----------------------------------------------------------------------------------------
     def epoch_images(self) -> int:
-        """Training-half real images D sees per search epoch (the unit of the search's kimg)."""
-        return self.weight_steps * self.n_critic * self.batch_size
+        """Training-half real images D sees per search epoch (the unit of the search's kimg): T D steps."""
+        return self.weight_steps * self.batch_size
+
+    def g_steps_in_epoch(self, epoch: int) -> int:
+        """G steps of the weight part of (0-based) ``epoch``: one after every n_critic-th D step, counted over the
+        whole search as the authors' ``inner_step % n_critic == 0`` does."""
+        first, last = epoch * self.weight_steps, (epoch + 1) * self.weight_steps
+        return sum(1 for k in range(first, last) if k % self.n_critic == 0)
+
+    def worst_lr_scale(self, epoch: int) -> float:
+        """The D̄/Ḡ weight learning-rate factor in (0-based) ``epoch``: the authors' 1-based "epoch > 30"."""
+        decay = self.worst_lr_decay_epoch and epoch + 1 > self.worst_lr_decay_epoch
+        return self.worst_lr_decay if decay else 1.0
 
     def retrain_images(self, iterations: int | None = None) -> int:
         """Real images D sees in ``iterations`` retrain G iterations (default retrain_iterations)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from gancore import losses
 from gancore.models.alphagan import AlphaGANDiscriminator, AlphaGANGenerator
@@ -28,3 +29,32 @@ def loss_fns(name: str) -> tuple[Callable[[Tensor, Tensor], Tensor], Callable[[T
 
 def adam(params, *, lr: float, betas: tuple[float, float], weight_decay: float = 0.0) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+
+
+def init_retrain_weights(module: nn.Module) -> nn.Module:
+    """The authors' retrain initialization (train_geno_gan.py ``weights_init`` with ``--init_type xavier_uniform``,
+    applied to G and D; the paper gives none): every ``nn.Conv2d`` weight Xavier-uniform (gain 1), every affine
+    BatchNorm2d weight N(1, 0.02) and bias 0. Biases, linear layers and transposed convs keep PyTorch's defaults:
+    the authors select layers by class name containing "Conv2d", which "ConvTranspose2d" does not.
+
+    A spectrally normalised conv is re-initialized through its original weight (what the authors' old-style
+    ``spectral_norm`` shared with ``m.weight`` at construction); its power-iteration vectors then start unrelated
+    to the new weight, as the authors' random ones do."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            weight = m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight
+            with torch.no_grad():
+                nn.init.xavier_uniform_(weight, gain=1.0)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+            with torch.no_grad():
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def sync_ema_buffers(ema: nn.Module, G: nn.Module) -> None:
+    """Give the weight average G's own buffers (BatchNorm running statistics): the authors average parameters only
+    (``gen_avg_param = copy_params(gen_net)``) and evaluate them with the live G's buffers (``load_params``)."""
+    with torch.no_grad():
+        for b_avg, b in zip(ema.buffers(), G.buffers()):
+            b_avg.copy_(b)

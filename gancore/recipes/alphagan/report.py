@@ -50,6 +50,7 @@ def gap_figure(records: Sequence[dict], controls: Sequence[dict] = ()):
     """Fig. 4: V per epoch of the search, with the α-frozen control runs (same data and latents) beside it."""
     fig = new_figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.add_subplot()
+    records = [r for r in records if "gap" in r]  # warm-up epochs measure no V (their arch part is skipped)
     ax.plot([r["epoch"] for r in records], [r["gap"] for r in records], marker="o", label="search (α learned)")
     for c in controls:
         if c.get("gap"):
@@ -89,7 +90,8 @@ def tracking_table(records: Sequence[dict]) -> list[dict[str, Any]]:
     rows = []
     for i, (r, g) in enumerate(zip(records, geno)):
         top = [max(row) for part in ("normal", "up") for row in r["alpha_softmax"][part]]
-        rows.append({"epoch": r["epoch"], "gap": round(r["gap"], 4), "α frozen": r.get("alpha_frozen", False),
+        gap = round(r["gap"], 4) if "gap" in r else None  # None: a warm-up epoch (no arch part)
+        rows.append({"epoch": r["epoch"], "gap": gap, "α frozen": r.get("alpha_frozen", False),
                      "edges changed": hamming(g, geno[i - 1]) if i else None, "edges ≠ final": hamming(g, geno[-1]),
                      "mean max softmax(α)": round(sum(top) / len(top), 4)})
     return rows

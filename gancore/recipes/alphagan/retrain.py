@@ -15,7 +15,9 @@ from gancore.models.alphagan_space import Genotype, load_genotype
 from gancore.recipes import common
 from gancore.recipes.alphagan.config import AlphaGANConfig
 from gancore.recipes.alphagan.data import ImageBank, build_images
-from gancore.recipes.alphagan.nets import adam, build_networks, loss_fns
+from gancore.checkpoint import atomic_save
+from gancore.engine.loop import Hooks
+from gancore.recipes.alphagan.nets import adam, build_networks, init_retrain_weights, loss_fns, sync_ema_buffers
 from gancore.sampling import sample_uint8 as draw
 from gancore.steps import alternating_step
 
@@ -29,7 +31,10 @@ class RetrainMethod(MethodBase):
         self.cfg, self.device, self.genotype = cfg, device, genotype
         torch.manual_seed(cfg.seed)
         G, D = build_networks(cfg, genotype=genotype)
+        if cfg.retrain_init == "xavier":  # the authors' weights_init (train_geno_gan.py); PyTorch's defaults else
+            init_retrain_weights(G), init_retrain_weights(D)
         self.G, self.D = G.to(device), D.to(device)
+        self.ema_module: nn.Module | None = None  # the loop's weight average, known from the first step on
         betas = (cfg.retrain_beta1, cfg.retrain_beta2)
         self.opt_g = adam(self.G.parameters(), lr=cfg.retrain_lr_g, betas=betas)
         self.opt_d = adam(self.D.parameters(), lr=cfg.retrain_lr_d, betas=betas)
@@ -42,6 +47,21 @@ class RetrainMethod(MethodBase):
 
     def _z(self, n: int, rng: torch.Generator) -> Tensor:
         return torch.randn(n, self.cfg.dim_z, generator=rng).to(self.device)
+
+    def loop_hooks(self) -> Hooks:
+        """With ``ema_buffers='live'`` the average keeps G's own BatchNorm statistics after every step (before the
+        step's checkpoint, so a resumed run holds the same average)."""
+        if self.cfg.ema_buffers != "live":
+            return Hooks()
+
+        def remember(trainer) -> None:
+            self.ema_module = trainer.ema.module
+
+        def sync(state, losses) -> None:
+            if self.ema_module is not None:
+                sync_ema_buffers(self.ema_module, self.G)
+
+        return Hooks(before_step=[remember], on_step=[sync])
 
     def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg = self.cfg
@@ -61,13 +81,15 @@ def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256, prec
 
 
 def fidelity(cfg: AlphaGANConfig, G: nn.Module, images: ImageBank, *, n: int, device: torch.device) -> dict[str, float]:
-    """FID/IS/KID of G's samples against the training images (shapes network, or Inception from a path)."""
+    """FID/IS/KID of ``n`` samples of G against the training images (shapes network, or Inception from a path).
+    The reference statistics use the whole training set (the authors' fid_stats_cifar10_train and STL-10
+    train+unlabeled files), or its first ``fid_real_images`` images when that is set."""
     if not common.can_score(cfg, warn=True):
         return {}
     n = min(n, len(images))
+    reals = images.images[:cfg.fid_real_images] if cfg.fid_real_images else images.images
     fake = sample_uint8(G, n=n, seed=cfg.seed + 11, batch_size=cfg.eval_batch, precision=cfg.eval_precision)
-    return common.score(cfg, fake, images.images[:n], resolution=cfg.resolution,
-                        device=device)
+    return common.score(cfg, fake, reals, resolution=cfg.resolution, device=device)
 
 
 def genotype_summary(cfg: AlphaGANConfig, genotype: Genotype) -> dict[str, Any]:
@@ -85,20 +107,45 @@ def genotype_summary(cfg: AlphaGANConfig, genotype: Genotype) -> dict[str, Any]:
 
 
 class RetrainEvaluator:
-    """FID/IS/KID of the retrained G: the untrained G's (the yardstick) and the final one."""
+    """FID/IS/KID of the retrained G: the untrained G's (the yardstick), every ``retrain_eval_every_epochs`` passes
+    over the data (the authors' ``val_freq``) and the final one. Each evaluation is kept in the method's state (so in
+    every checkpoint); the best-FID one's G_ema is written to ``best_G_ema.pt`` (atomic), and with
+    ``retrain_select='best'`` it is the run's reported result, as the authors report their best epoch."""
 
-    def __init__(self, *, cfg: AlphaGANConfig, images: ImageBank, device: torch.device):
-        self.cfg, self.images, self.device = cfg, images, device
+    BEST_FILE = "best_G_ema.pt"
+
+    def __init__(self, *, cfg: AlphaGANConfig, images: ImageBank, device: torch.device, method: RetrainMethod):
+        self.cfg, self.images, self.device, self.method = cfg, images, device, method
+
+    def _score(self, G: nn.Module, nimg: int) -> dict[str, float]:
+        if self.cfg.ema_buffers == "live":
+            sync_ema_buffers(G, self.method.G)
+        scores = fidelity(self.cfg, G, self.images, n=self.cfg.final_num_images, device=self.device)
+        evals = self.method.extra.setdefault("evals", [])
+        if scores and not any(e["nimg"] == nimg for e in evals):
+            evals.append({"nimg": int(nimg), **scores})
+            best = self.method.extra.get("best")
+            if scores.get("fid") is not None and (best is None or scores["fid"] < best["fid"]):
+                self.method.extra["best"] = {"nimg": int(nimg), **scores}
+                atomic_save({"nimg": int(nimg), "G_ema": G.state_dict()}, Path(self.cfg.out_dir) / self.BEST_FILE)
+        return scores
 
     def initial(self, G: nn.Module) -> dict[str, float]:
         return fidelity(self.cfg, G, self.images, n=self.cfg.final_num_images, device=self.device)
 
+    def during_training(self, G: nn.Module, nimg: int) -> dict[str, float]:
+        return self._score(G, nimg)
+
     def final(self, G: nn.Module, nimg: int) -> dict[str, float]:
-        return fidelity(self.cfg, G, self.images, n=self.cfg.final_num_images, device=self.device)
+        # A periodic evaluation at the last step already scored this very G_ema: reuse it (a 50k FID costs minutes).
+        done = next((e for e in self.method.extra.get("evals", []) if e["nimg"] == nimg), None)
+        return {k: v for k, v in done.items() if k != "nimg"} if done else self._score(G, nimg)
 
 
 class RetrainPart(Training):
     """The retrain of one genotype as a training run (the alphaGAN pipeline's second part)."""
+
+    BEST_FILE_NAME = RetrainEvaluator.BEST_FILE
 
     def __init__(self, genotype: Genotype):
         self.genotype = genotype
@@ -107,10 +154,30 @@ class RetrainPart(Training):
         return build_images(cfg)
 
     def build_method(self, cfg: AlphaGANConfig, *, data, held_out, device: torch.device) -> RetrainMethod:
+        self.num_images = len(data) if data is not None else 0  # one "epoch" of the evaluation cadence
         return RetrainMethod(cfg=cfg, genotype=self.genotype, device=device)
 
     def build_evaluator(self, cfg: AlphaGANConfig, *, data, method, device) -> RetrainEvaluator:
-        return RetrainEvaluator(cfg=cfg, images=data, device=device)
+        return RetrainEvaluator(cfg=cfg, images=data, device=device, method=method)
+
+    def loop_config(self, cfg: AlphaGANConfig) -> AlphaGANConfig:
+        """Periodic FID/IS every ``retrain_eval_every_epochs`` passes over the data (the authors' val_freq 20)."""
+        epochs = cfg.retrain_eval_every_epochs
+        n = getattr(self, "num_images", 0)
+        return dataclasses.replace(cfg, metrics_every_kimg=epochs * n / 1000) if epochs and n else cfg
+
+    def results(self, outcome) -> dict[str, Any]:
+        """With ``retrain_select='best'`` the reported ``final`` is the best-FID evaluation (periodic or last); the
+        last G's scores stay in ``final_last`` and every evaluation in ``evals``."""
+        extra, cfg = outcome.method.extra, outcome.cfg
+        out: dict[str, Any] = {"evals": extra.get("evals", []), "final_last": outcome.final,
+                               "selection": {"rule": cfg.retrain_select, "eval_every_epochs":
+                                             cfg.retrain_eval_every_epochs}}
+        best = extra.get("best")
+        if cfg.retrain_select == "best" and best is not None and outcome.final:
+            out["final"] = {k: v for k, v in best.items() if k != "nimg"}
+            out["selection"].update(nimg=best["nimg"], file=self.BEST_FILE_NAME)
+        return out
 
     def describe(self, cfg: AlphaGANConfig, *, method, trainer, data, device) -> dict[str, Any]:
         return {"genotype": self.genotype.to_dict(), **genotype_summary(cfg, self.genotype),

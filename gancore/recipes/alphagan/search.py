@@ -1,8 +1,8 @@
 """alphaGAN's search (Tian et al., Alg. 1 with Alg. 2): one training run of the supernet in which one step is one
 Alg. 1 epoch.
 
-An epoch is T weight steps on the training half (``n_critic`` D steps and one G step each), the worst-case copies D̄
-and Ḡ of Alg. 2 (R steps each on the validation half, fresh optimizers), then S architecture steps that minimise
+An epoch is T D steps on the training half with a G step after every ``n_critic``-th D step (the authors' schedule),
+the worst-case copies D̄ and Ḡ of Alg. 2 (R steps each on the validation half, fresh optimizers), then S architecture steps that minimise
 V = Adv(G, D̄) − Adv(Ḡ, D) (eq. 3/5) over α on the validation half. The checkpoint after an epoch holds α, every
 weight, the three persistent optimizers (G, D, α), the epoch and both halves' stream positions, so a killed search
 resumes bitwise. The derived genotype (argmax per edge) is logged after every epoch (Fig. 3).
@@ -30,7 +30,7 @@ from gancore.recipes.alphagan.config import AlphaGANConfig
 from gancore.recipes.alphagan.data import ImageBank, build_images, split_halves
 from gancore.recipes.alphagan.nets import adam, build_networks, loss_fns
 from gancore.search.duality_gap import duality_gap, worst_case_discriminator, worst_case_generator
-from gancore.steps import alternating_step, joint_d_loss
+from gancore.steps import joint_d_loss
 
 
 class SearchMethod(MethodBase):
@@ -89,32 +89,70 @@ class SearchMethod(MethodBase):
     def alpha_frozen_for(self, epoch: int) -> bool:
         return self.cfg.freeze_alpha or (self.cfg.warmup and epoch < self.cfg.epochs // 2)
 
+    def arch_part_skipped(self, epoch: int) -> bool:
+        """Table 9's warm-up epoch costs only its weight part: the authors run neither Alg. 2 nor the arch part while
+        α is fixed (search.py: ``if epoch > fix_alphas_epochs: train_gan_alpha``). The α-frozen control still
+        measures V (the gap_falls claim needs it), and ``warmup_measure_gap`` keeps measuring it in warm-up too."""
+        cfg = self.cfg
+        return (cfg.warmup and not cfg.warmup_measure_gap and not cfg.freeze_alpha
+                and epoch < cfg.epochs // 2)
+
     # ---- one epoch ------------------------------------------------------------------------------------------
     def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg, B = self.cfg, self.cfg.batch_size
-        d_sum = g_sum = torch.zeros((), device=self.device)
-        for _ in range(cfg.weight_steps):  # Alg. 1 lines 3–7 ("weight_part")
-            d_losses, loss_g = alternating_step(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d, reals=reals,
-                                                latents=self._z, rng=rng, d_loss=self.d_loss, g_loss=self.g_loss,
-                                                n_critic=cfg.n_critic, d_batch=B, g_batch=B, g_kwargs={"gumbel_rng": rng})
-            for loss_d in d_losses:
-                d_sum = d_sum + loss_d
-            g_sum = g_sum + loss_g
-        self.opt_arch.zero_grad(set_to_none=True)  # the weight steps also left gradients on α
-        D_bar, G_bar = self._worst_case(rng)  # Alg. 1 line 9 / Alg. 2 ("test_weight_part")
-        gap, minmax, maxmin = self._arch_part(D_bar, G_bar, rng)  # Alg. 1 lines 10–13 ("arch_part")
+        d_sum, g_sum, g_steps = self._weight_part(reals, rng)  # Alg. 1 lines 3–7 ("weight_part")
+        out = {"loss_d": d_sum / cfg.weight_steps, "loss_g": g_sum / max(g_steps, 1)}
+        skipped = self.arch_part_skipped(self.epoch)
+        if not skipped:
+            self.opt_arch.zero_grad(set_to_none=True)  # the weight steps also left gradients on α
+            D_bar, G_bar = self._worst_case(rng)  # Alg. 1 line 9 / Alg. 2 ("test_weight_part")
+            gap, minmax, maxmin = self._arch_part(D_bar, G_bar, rng)  # Alg. 1 lines 10–13 ("arch_part")
+            # Only epochs that measure V log it; the loop flushes its losses every epoch (one log per epoch,
+            # search_loop_config), so epochs with and without these keys never share a flush.
+            out.update(gap=gap, minmax=minmax, maxmin=maxmin)
         self.epoch += 1
-        steps = cfg.weight_steps
-        out = {"loss_d": d_sum / (steps * cfg.n_critic), "loss_g": g_sum / steps, "gap": gap, "minmax": minmax,
-               "maxmin": maxmin}
-        self.last = {k: float(v) for k, v in out.items()} | {"alpha_frozen": self.alpha_frozen_for(self.epoch - 1)}
-        return out, steps * cfg.n_critic * B
+        self.last = {k: float(v) for k, v in out.items()} | {
+            "alpha_frozen": self.alpha_frozen_for(self.epoch - 1), "arch_part": not skipped, "g_steps": g_steps}
+        return out, cfg.weight_steps * B
+
+    def _weight_part(self, reals, rng: torch.Generator) -> tuple[Tensor, Tensor, int]:
+        """T D steps on training-half batches; a G step follows every ``n_critic``-th D step, counted over the whole
+        search (the authors' ``inner_step % n_critic == 0`` in train_gan_parameter), so the schedule needs no
+        state beyond the epoch and a resumed search keeps it. Returns (sum of D losses, sum of G losses, G steps)."""
+        cfg, B = self.cfg, self.cfg.batch_size
+        d_sum = g_sum = torch.zeros((), device=self.device)
+        g_steps = 0
+        for t in range(cfg.weight_steps):
+            x = reals(B)[0]
+            with torch.no_grad():
+                fake = self.G(self._z(B, rng), gumbel_rng=rng)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d = joint_d_loss(self.D, self.d_loss, x, fake)
+            loss_d.backward()
+            self.opt_d.step()
+            d_sum = d_sum + loss_d.detach()
+            if (self.epoch * cfg.weight_steps + t) % cfg.n_critic == 0:
+                self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+                try:
+                    self.opt_g.zero_grad(set_to_none=True)
+                    loss_g = self.g_loss(self.D(self.G(self._z(B, rng), gumbel_rng=rng)))
+                    loss_g.backward()
+                    self.opt_g.step()
+                finally:
+                    self.D.requires_grad_(True)
+                g_sum, g_steps = g_sum + loss_g.detach(), g_steps + 1
+        return d_sum, g_sum, g_steps
 
     def _worst_case(self, rng: torch.Generator) -> tuple[nn.Module, nn.Module]:
         """Alg. 2: D̄ from R steps on the validation half (G fixed), Ḡ from R steps of the G loss (D fixed);
-        fresh optimizers each epoch with the weights' settings (α's for Ḡ's α, Table 4)."""
+        fresh optimizers each epoch with the weights' settings (α's for Ḡ's α, Table 4), the weights' learning rate
+        scaled by ``worst_lr_scale`` (the authors halve it after epoch 30)."""
         cfg, B = self.cfg, self.cfg.batch_size
         betas = (cfg.beta1, cfg.beta2)
+        scale = cfg.worst_lr_scale(self.epoch)  # the authors halve the copies' lr after epoch 30
+        # Ḡ draws no Gumbel noise unless gbar_gumbel (the authors: gen_worst.set_gumbel(False)); D̄'s fakes come
+        # from the live G, which keeps its relaxation.
+        gbar_rng = rng if cfg.gbar_gumbel else None
 
         def d_loss(G: nn.Module, D_bar: nn.Module, r: int) -> Tensor:
             with torch.no_grad():
@@ -122,19 +160,19 @@ class SearchMethod(MethodBase):
             return joint_d_loss(D_bar, self.d_loss, self._val_reals(B), fake)
 
         def g_loss(G_bar: nn.Module, D: nn.Module, r: int) -> Tensor:
-            return self.g_loss(D(G_bar(self._z(B, rng), gumbel_rng=rng)))
+            return self.g_loss(D(G_bar(self._z(B, rng), gumbel_rng=gbar_rng)))
 
         def g_optimizer(G_bar: AlphaGANGenerator) -> torch.optim.Optimizer:
             groups = []
             if cfg.gbar_update in ("weights", "both"):
-                groups.append({"params": G_bar.weight_parameters(), "lr": cfg.lr_g, "betas": betas})
+                groups.append({"params": G_bar.weight_parameters(), "lr": cfg.lr_g * scale, "betas": betas})
             if cfg.gbar_update in ("alpha", "both"):
                 groups.append({"params": G_bar.arch_parameters(), "lr": cfg.arch_lr,
                                "betas": (cfg.arch_beta1, cfg.arch_beta2), "weight_decay": cfg.arch_weight_decay})
             return torch.optim.Adam(groups)
 
         D_bar = worst_case_discriminator(G=self.G, D=self.D, steps=cfg.worst_steps, d_loss=d_loss,
-                                         optimizer=lambda m: adam(m.weight_parameters(), lr=cfg.lr_d, betas=betas))
+                                         optimizer=lambda m: adam(m.weight_parameters(), lr=cfg.lr_d * scale, betas=betas))
         G_bar = worst_case_generator(G=self.G, D=self.D, steps=cfg.worst_steps, g_loss=g_loss, optimizer=g_optimizer)
         D_bar.requires_grad_(False)
         G_bar.requires_grad_(False)
@@ -163,8 +201,9 @@ class SearchMethod(MethodBase):
                         return self.adv(scores[:B], scores[B:])
                     # maxmin = Adv(Ḡ, D): Ḡ on its own α copy, or on the live α (gbar_alpha_grad)
                     with torch.set_grad_enabled(maxmin_grad and not frozen):
-                        fake = (gen(z2, weights=G.edge_weights(gumbel_rng=rng)) if cfg.gbar_alpha_grad
-                                else gen(z2, gumbel_rng=rng))
+                        gbar_rng = rng if cfg.gbar_gumbel else None  # Ḡ without Gumbel noise (the authors)
+                        fake = (gen(z2, weights=G.edge_weights(gumbel_rng=gbar_rng)) if cfg.gbar_alpha_grad
+                                else gen(z2, gumbel_rng=gbar_rng))
                         scores = dis(torch.cat([x, fake]))
                         return self.adv(scores[:B], scores[B:])
 

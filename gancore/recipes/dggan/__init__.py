@@ -5,6 +5,8 @@
 - :mod:`.search` — Alg. 1 over candidate run folders, the symmetric baseline, the final pair;
 - :mod:`.recipe` — the pipeline the engine runs (:data:`RECIPE`), :func:`run` and the run handle;
 - :mod:`.analysis`, :mod:`.claims` — Fig. 3, the search tree, Table 2 and the claims table.
+- :mod:`.identity` — what a resumed search must share (search fields, data and weights fingerprints);
+- :mod:`.replay` — a preset's candidate count and reachability, replayed with synthetic rankings (no training).
 
 The growable networks and the 25 actions are :mod:`gancore.models.dggan`; the search's coins, top-K and state are
 :mod:`gancore.search.dggan`; its executors (local, Ray) :mod:`gancore.search.executors`.

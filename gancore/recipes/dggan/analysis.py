@@ -170,5 +170,25 @@ def table2(summary: dict[str, Any], *, dataset: str) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["action_stats", "architecture_table", "baseline_table", "candidate_rows", "parent_quality", "replay",
-           "replay_table", "route", "table2"]
+def final_metrics(summary: dict[str, Any], *, dataset: str) -> list[dict[str, Any]]:
+    """The final pair's FID, IS (Table 1) and SWD ×10³ averaged over levels (Table 3), with the paper's row (CIFAR-10:
+    Table 1; otherwise LSUN 256²: Table 3). IS and SWD mean what the paper's mean only with Inception at full scale."""
+    reported = load_yaml(papers_dir() / "dggan" / "paper.yaml")["reported"]
+    rows = []
+    for name, key in (("grown (final)", "final"), ("symmetric baseline (final)", "baseline_final")):
+        r = summary.get(key) or {}
+        rows.append({"model": name, "resolution": r.get("resolution"), "FID": r.get("fid"), "IS": r.get("is_mean"),
+                     "IS std": r.get("is_std"), "SWD ×10³ avg": r.get("swd_avg")})
+    if dataset == "cifar10":
+        t = reported["table1_cifar10"]
+        rows.append({"model": "paper DGGAN (Table 1)", "resolution": 32, "FID": t["dggan_fid"], "IS": t["dggan_is"],
+                     "IS std": None, "SWD ×10³ avg": None})
+    else:
+        t = reported["table3_lsun256"]
+        rows.append({"model": "paper DGGAN (Table 3)", "resolution": 256, "FID": t["dggan_fid"], "IS": None,
+                     "IS std": None, "SWD ×10³ avg": t["dggan_swd_avg"]})
+    return rows
+
+
+__all__ = ["action_stats", "architecture_table", "baseline_table", "candidate_rows", "final_metrics",
+           "parent_quality", "replay", "replay_table", "route", "table2"]

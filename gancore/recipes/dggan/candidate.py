@@ -15,7 +15,9 @@ when the search runs it again.
   then stabilizes; any other child trains at its resolution throughout. The update is ProGAN's
   (:class:`gancore.recipes.growing_wgan.GrowingWGANGP`, the same class ProGAN's method is).
 * **Feedback**: FID of the EMA G at the candidate's resolution, with the shipped shapes network (reduced scale) or
-  Inception from a path (full scale); the real-set statistics are cached once for the whole search.
+  Inception from a path (full scale); the real-set statistics are cached once for the whole search. IS (Table 1)
+  comes from the same features of the same samples at no extra pass; the final pair also gets ProGAN's SWD
+  (Table 3; ``swd_num_images``, 16² and above), which needs far more images than a candidate's FID.
 """
 from __future__ import annotations
 
@@ -111,19 +113,33 @@ def sample_uint8(G: nn.Module, *, n: int, seed: int, batch_size: int = 256, prec
     return draw(G, n=n, dim=G.latent_dim, seed=seed, batch_size=batch_size, precision=precision)
 
 
-def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> float:
-    """FID of G's samples against the real images at G's resolution (the search warns once when the shipped
-    shapes network scores other data: such FIDs rank candidates of one search, nothing more)."""
+def candidate_scores(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> dict[str, float]:
+    """FID and IS of G's samples (FID against the real images at G's resolution; the search warns once when the
+    shipped shapes network scores other data: such scores rank candidates of one search, nothing more), and SWD
+    ×10³ per level and ``swd_avg`` when ``swd_num_images`` asks for it and G is at 16² or above."""
     from gancore.metrics.fidelity import fidelity_metrics
 
     res = G.resolution
     n = min(cfg.fid_num_images, len(data))
     fake = sample_uint8(G, n=n, seed=cfg.seed + 11, batch_size=cfg.eval_batch, precision=cfg.eval_precision)
-    scores = fidelity_metrics(fake, data.images(res, n), metrics=("fid",),
+    scores = fidelity_metrics(fake, data.images(res, n), metrics=("fid", "is"),
                               extractor=cfg.extractor, inception_weights=cfg.inception_weights,
                               cache_dir=cfg.metrics_cache or None, cache_key=f"{cfg.metrics_key}-res{res}-n{n}",
                               device=str(device), batch_size=cfg.eval_batch)
-    return float(scores["fid"])
+    out = {k: float(scores[k]) for k in ("fid", "is_mean", "is_std")}
+    if cfg.swd_num_images and res >= 16:  # ProGAN §5: the Laplacian pyramid starts at 16²
+        from gancore.metrics.swd import SWDReference
+
+        m = min(cfg.swd_num_images, len(data))
+        ref = SWDReference(data.images(res, m), seed=cfg.seed)
+        out.update(ref.score(sample_uint8(G, n=m, seed=cfg.seed + 13, batch_size=cfg.eval_batch,
+                                          precision=cfg.eval_precision)))
+    return out
+
+
+def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> float:
+    """FID of G's samples against the real images at G's resolution (:func:`candidate_scores`' FID)."""
+    return candidate_scores(cfg, G, data, device=device)["fid"]
 
 
 class CandidateEvaluator:
@@ -136,7 +152,7 @@ class CandidateEvaluator:
         return None
 
     def final(self, G: nn.Module, nimg: int) -> dict[str, float]:
-        return {"fid": candidate_fid(self.cfg, G, self.data, device=self.device)}
+        return candidate_scores(self.cfg, G, self.data, device=self.device)
 
 
 class Candidate(Training):
@@ -157,7 +173,7 @@ class Candidate(Training):
                 "history": list(spec.history), "params": {"G": pg, "D": pd}}
 
     def results(self, outcome) -> dict[str, Any]:
-        return {"fid": outcome.final["fid"], "inherited": outcome.method.extra.get("inherited", {}),
+        return {**outcome.final, "inherited": outcome.method.extra.get("inherited", {}),
                 "iterations": outcome.trainer.state.step}
 
 
@@ -181,5 +197,5 @@ def train_candidate(cfg: CandidateConfig, data: Any) -> dict[str, Any]:
                 "seconds": round(time.perf_counter() - t0, 3)}
 
 
-__all__ = ["CANDIDATE", "Candidate", "CandidateMethod", "candidate_fid", "candidate_schedule", "candidate_seed",
+__all__ = ["CANDIDATE", "Candidate", "CandidateMethod", "candidate_fid", "candidate_scores", "candidate_schedule", "candidate_seed",
            "inherit_from_parent", "train_candidate"]

@@ -56,7 +56,8 @@ def claims_table(summary: dict[str, Any], rows: Sequence[dict[str, Any]], *, res
         effect = bfin["fid"] - fin["fid"]
         out.append(row("grown_beats_baseline", f"{resolution}², both trained longer: grown {fin['fid']:.2f} vs "
                                                f"baseline {bfin['fid']:.2f} (Δ {effect:+.2f}); baseline seed range "
-                                               f"{_fmt(noise_abs)}", verdict(effect, noise_abs)))
+                                               f"{_fmt(noise_abs)}{_extras(summary, fin, bfin)}",
+                       verdict(effect, noise_abs)))
     else:
         best = (summary.get("best") or {}).get(resolution) or (summary.get("best") or {}).get(str(resolution))
         b = _baseline(summary, resolution)
@@ -84,6 +85,19 @@ def _good_parents(row, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return row("good_parents", f"at threshold 1: {100 * g:.0f}% good children of good parents ({ng}) vs "
                                f"{100 * b:.0f}% of sub-optimal parents ({nb}); s.e. {100 * se:.0f} points",
                verdict(g - b, se))
+
+
+def _extras(summary: dict[str, Any], fin: dict[str, Any], bfin: dict[str, Any]) -> str:
+    """IS and SWD of the final pair (Tables 1 and 3; not part of the verdict, which is FID's) and how many drawn
+    children the search skipped because they could no longer reach the top resolution."""
+    parts = []
+    if fin.get("is_mean") is not None and bfin.get("is_mean") is not None:
+        parts.append(f"IS {fin['is_mean']:.2f} vs {bfin['is_mean']:.2f}")
+    if fin.get("swd_avg") is not None and bfin.get("swd_avg") is not None:
+        parts.append(f"SWD×10³ {fin['swd_avg']:.1f} vs {bfin['swd_avg']:.1f}")
+    if summary.get("skipped_unreachable") is not None:
+        parts.append(f"{summary['skipped_unreachable']} drawn children skipped (could not reach {fin.get('resolution')}²)")
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _fmt(v: float | None) -> str:

@@ -22,12 +22,14 @@ from gancore.config import ConfigError, RunConfig, check_range
 from gancore.models.dggan import FILTERS, KERNELS, Action, action_space
 
 # Fields of the search config that decide which candidates exist and what they learn: a resumed search must have
-# the same values (search_state.json keeps them), the others (executor, workers, cadences) may change.
-SEARCH_FIELDS = ("dataset", "data_dir", "dataset_size", "seed", "resolution", "base_resolution", "latent_dim",
+# the same values (search_state.json keeps them), the others (executor, workers, cadences) may change. The data and
+# the Inception weights are identified by their fingerprints (gancore.recipes.dggan.search.search_identity), not by
+# data_dir and inception_weights: a search whose data moved to a new mount resumes, as every other gancore run does.
+SEARCH_FIELDS = ("dataset", "dataset_size", "max_images", "seed", "resolution", "base_resolution", "latent_dim",
                  "fmap_base", "fmap_max", "kernels", "filters", "actions", "top_k", "sample_p", "max_layers",
                  "stop_resolution", "force_grow", "max_steps", "candidate_iterations", "fade_fraction", "batch_size",
                  "lr", "beta1", "beta2", "adam_eps", "gp_lambda", "gp_gamma", "drift", "n_critic", "mbstd_group",
-                 "ema_decay", "baseline_seeds", "baseline_match", "fid_num_images", "extractor", "inception_weights")
+                 "ema_decay", "baseline_seeds", "baseline_match", "fid_num_images", "extractor")
 
 # Fields a candidate run copies from the search config (training, data and evaluation; not the search's own).
 CANDIDATE_FIELDS = ("dataset", "data_dir", "download", "dataset_size", "strict_images", "mirror_augment", "device",
@@ -55,8 +57,9 @@ class DGGANConfig(RunConfig):
     # ---- Alg. 1 ----
     top_k: int = 20  # K parents kept per step
     sample_p: float = 0.4  # p: each (parent, action) pair becomes a child with this probability
-    max_layers: int = 21  # "while not reaching maximum number of layers": G + D convs of a child (not given; see
-    # paper.yaml: the depth that gives the paper's ~2k CIFAR-10 models at K = 20, p = 0.4)
+    max_layers: int = 24  # "while not reaching maximum number of layers": G + D convs of a child (not given; see
+    # paper.yaml: the depth at which gancore.recipes.dggan.replay gives the paper's 2k+ CIFAR-10 models at K = 20,
+    # p = 0.4, with children that cannot reach the top resolution skipped)
     stop_resolution: int = 0  # also stop after the first step whose best child is at this resolution (0: off)
     force_grow: bool = False  # gancore option: a step with no sampled grow child gets the best parent's grow child
     max_steps: int = 0  # also stop after this many search steps (0: no limit)
@@ -93,12 +96,17 @@ class DGGANConfig(RunConfig):
     ray_address: Optional[str] = None  # None: a local Ray started here; else a cluster ("ray://host:10001", "auto")
     workers: int = 1  # candidates trained at once (Ray tasks)
     gpus_per_candidate: float = 1.0  # Ray on GPU nodes: one GPU each, or a fraction to pack small candidates
+    gpus_follow_size: bool = False  # Ray: gpus_per_candidate is the share of the symmetric top-resolution
+    # candidate, and each candidate gets that share scaled by its conv cost (in 1/8 steps, at most one GPU)
     progress: bool = True  # per-candidate progress bars (off in Ray workers)
-    prune_checkpoints: bool = True  # drop checkpoints no later step needs (a full search trains thousands)
+    prune_checkpoints: bool = True  # drop checkpoints no later step needs (a full search trains thousands): a
+    # finished candidate keeps its last checkpoint only, and during a step only the best K so far keep theirs
+    retry_failed: int = 1  # a rerun retries a failed candidate it asks for again this many times (a diverged one
+    # never: its seeded run would diverge again); restart=True on the same config retries them whatever the count
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
         "executor", "ray_address", "workers", "gpus_per_candidate", "progress", "final_iterations",
-        "final_lr", "final_ema_decay", "prune_checkpoints")
+        "final_lr", "final_ema_decay", "prune_checkpoints", "retry_failed", "gpus_follow_size")
 
     def action_set(self) -> list[Action]:
         """The actions of this search, in canonical order."""
@@ -121,7 +129,7 @@ class DGGANConfig(RunConfig):
         for name in ("top_k", "latent_dim", "candidate_iterations", "batch_size", "n_critic", "baseline_seeds",
                      "fid_num_images", "workers", "mbstd_group"):
             check_range(self, name, ge=1)
-        for name in ("max_steps", "final_iterations", "stop_resolution"):
+        for name in ("max_steps", "final_iterations", "stop_resolution", "retry_failed"):
             check_range(self, name, ge=0)
         check_range(self, "sample_p", gt=0, le=1)
         check_range(self, "fade_fraction", ge=0, lt=1)
@@ -149,6 +157,10 @@ class DGGANConfig(RunConfig):
         if self.max_layers < base_layers:
             raise ConfigError(f"max_layers={self.max_layers} is below the base architecture's {base_layers} conv "
                               "layers (G + D), so the search could not add one")
+        top_layers = base_layers + 4 * (len(self.resolutions()) - 1)  # the symmetric ProGAN at the top resolution
+        if self.max_layers < top_layers:
+            raise ConfigError(f"max_layers={self.max_layers} is below the {top_layers} conv layers (G + D) of the "
+                              f"symmetric ProGAN at {self.resolution}², so no candidate could reach the top resolution")
         if self.total_kimg:
             raise ConfigError(f"total_kimg={self.total_kimg}: DGGAN's lengths are candidate_iterations and "
                               "final_iterations; leave total_kimg at 0")
@@ -205,12 +217,14 @@ class CandidateConfig(RunConfig):
     precision: Literal["fp32", "bf16", "auto"] = "fp32"
     channels_last: bool = False
     conv_gradfix: Literal["auto", "on", "off"] = "auto"
+    swd_num_images: int = 0  # also SWD (ProGAN §5, Table 3) on this many images at 16² and above (0: off; the
+    # final pair only: SWD needs thousands of images per side, too many for every candidate)
     metrics_cache: str = ""  # the search's shared real-set statistics folder
     metrics_key: str = ""  # names the search's real set in that cache (dataset, source; resolution and n are added)
     progress: bool = True
 
     RESUMABLE_CHANGES: ClassVar[tuple[str, ...]] = RunConfig.RESUMABLE_CHANGES + (
-        "progress", "inherit_from", "metrics_cache", "metrics_key", "conv_gradfix")
+        "progress", "inherit_from", "metrics_cache", "metrics_key", "conv_gradfix", "swd_num_images")
 
     def validate(self) -> None:
         for name in ("iterations", "batch_size", "n_critic", "fid_num_images"):

@@ -16,7 +16,8 @@ from gancore.engine.recipe import Paper, Pipeline
 from gancore.models.dggan import Action, ArchSpec, build
 from gancore.nn import count_params
 from gancore.recipes.dggan.config import DGGANConfig
-from gancore.recipes.dggan.search import STATE_FILE, Search, _check_same_search, _jsonable, initial_spec
+from gancore.recipes.dggan.identity import changes, check_same_search, search_identity
+from gancore.recipes.dggan.search import STATE_FILE, Search, initial_spec
 from gancore.search.dggan import SearchState
 from gancore.search.executors import check_ray_address, make_executor
 
@@ -65,7 +66,7 @@ class DGGANRecipe(Paper, Pipeline):
 
     def stale(self, cfg: DGGANConfig) -> bool:
         path = Path(cfg.out_dir) / STATE_FILE
-        return path.exists() and SearchState.load(path).config != _jsonable(cfg.search_values())
+        return path.exists() and bool(changes(SearchState.load(path).config, search_identity(cfg, lenient=True)))
 
     def pipeline(self, ctx: engine.PipelineContext) -> DGGANRun:
         """The whole search, the baseline and the final training (resumes in ``out_dir``)."""
@@ -104,7 +105,7 @@ class DGGANRecipe(Paper, Pipeline):
             check_ray_address(cfg.ray_address)
         path = Path(cfg.out_dir) / STATE_FILE
         if path.exists() and not cfg.restart:
-            _check_same_search(SearchState.load(path), cfg, path)
+            check_same_search(SearchState.load(path).config, search_identity(cfg, lenient=True), path)
 
     def memory_estimate(self, cfg: DGGANConfig):
         """The one candidate every search trains at the top resolution, the symmetric baseline there, with one
@@ -206,12 +207,17 @@ def search_summary(search: Search) -> dict[str, Any]:
             best_per_res[res] = {"cid": cid, "fid": r["fid"], "nfid": search.nfid(r), "params_G": r["params_G"],
                                  "params_D": r["params_D"], "history": r["history"]}
     out = {"baseline": search.baseline_fids(), "best": best_per_res, "steps": st.step, "stop_reason": st.stop_reason,
+           "skipped_unreachable": sum(s.get("skipped_unreachable", 0) for s in st.steps),
+           "skipped_over_cap": sum(s.get("skipped_over_cap", 0) for s in st.steps),
+           "retried": sum(1 for r in recs.values() if r.get("attempts", 1) > 1),
            "candidates": len(cands), "failed": sum(1 for r in cands if r.get("status") != "complete"),
            "train_seconds": round(sum(r.get("train_seconds", 0) or 0 for r in recs.values()), 2)}
     for key in ("final", "baseline/final"):
         r = recs.get(key)
         if r:
             out[key.replace("/", "_")] = {"cid": r["cid"], "fid": r.get("fid"), "status": r.get("status"),
+                                          "is_mean": r.get("is_mean"), "is_std": r.get("is_std"),
+                                          "swd_avg": r.get("swd_avg"),
                                           "resolution": r.get("resolution"),
                                           "params_G": r.get("params_G"), "params_D": r.get("params_D"),
                                           "error": r.get("error")}

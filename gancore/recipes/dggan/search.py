@@ -19,25 +19,37 @@ A search's ``out_dir`` holds:
 
 Steps follow Alg. 1: the initial candidate is trained and evaluated; in each step every (parent × action) pair is a
 child with probability p (hash coins, :func:`gancore.search.dggan.coin`), each child inherits from its parent and
-trains, and the top K children by normalized FID replace the parents. The search stops when no child fits in
-``max_layers`` (G + D convs), after ``max_steps`` steps, or once a step's best child reaches ``stop_resolution``.
+trains, and the top K children by normalized FID replace the parents. A child that could no longer grow to the top
+resolution within ``max_layers`` (G + D convs) is never trained (:func:`gancore.search.dggan.step_children`; the
+step's log counts the skipped ones). The search stops when no child is left, after ``max_steps`` steps, or once a
+step's best child reaches ``stop_resolution``.
+
+Cost at full scale ("Discussion on Efficiency": ~2k candidates): a finished candidate keeps only its last checkpoint,
+and as a step's children finish only the best K so far (and the best at the top resolution) keep theirs, so a
+200-child step holds ~K checkpoints instead of 3 per child. A step's children start longest-first
+(:func:`gancore.models.dggan.conv_macs`), so the slow k7/1024-filter children do not finish last on an idle cluster.
+
+Reruns: a failed candidate the search asks for again (the base, the baseline, the children of the step that was
+cut off) is retried up to ``retry_failed`` times, each retry logged with the error that ended the previous attempt;
+``restart=True`` on the same config retries every failed one whatever the count. Children of a finished step stay
+as they are: that step's ranking is done.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from gancore.claims import mean, spread
-from gancore.config import ConfigError
 from gancore.engine.run_folder import RunFolder
-from gancore.models.dggan import Action, ArchSpec, base_spec
+from gancore import checkpoint as ckpt_io
+from gancore.models.dggan import Action, ArchSpec, base_spec, conv_macs
 from gancore.recipes import common
 from gancore.recipes.dggan.candidate import candidate_seed, train_candidate
 from gancore.recipes.dggan.config import CandidateConfig, DGGANConfig, candidate_config
-from gancore.search.dggan import SearchState, sample_children, top_k
+from gancore.recipes.dggan.identity import check_same_search, search_identity
+from gancore.search.dggan import SearchState, StepChildren, step_children, top_k
 
 STATE_FILE = "search_state.json"
 
@@ -52,18 +64,41 @@ def metrics_key(cfg: DGGANConfig) -> str:
     return common.fidelity_cache_key(cfg, resolution=0, n=0).rsplit("-res", 1)[0]
 
 
-def _check_same_search(state: SearchState, cfg: DGGANConfig, path: Path) -> None:
-    current = _jsonable(cfg.search_values())
-    changed = {k: (state.config.get(k), v) for k, v in current.items() if state.config.get(k) != v}
-    if changed:
-        detail = ", ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changed.items())
-        raise ConfigError(f"{path} belongs to a search with another config ({detail}). Rerun with the saved values "
-                          "to resume it, give this search a new out_dir, or pass restart=True to move the old "
-                          "search aside into out_dir/previous-<time>/ and start over")
+def plan_step(cfg: DGGANConfig, parents: list[tuple[str, ArchSpec]], actions: list[Action], step: int
+              ) -> StepChildren:
+    """The children step ``step`` trains from ``parents`` (rank order): sampled, within ``max_layers``, and able to
+    reach the top resolution. The search and :func:`gancore.recipes.dggan.replay.replay_search` both use it."""
+    return step_children(parents, actions, p=cfg.sample_p, seed=cfg.seed, step=step, force_grow=cfg.force_grow,
+                         max_layers=cfg.max_layers, top_resolution=cfg.resolution)
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(values, default=str))
+def stop_before(cfg: DGGANConfig, step: int, plan: StepChildren | None = None) -> str:
+    """Why the search stops before step ``step`` ("" to go on)."""
+    if cfg.max_steps and step > cfg.max_steps:
+        return f"max_steps={cfg.max_steps} reached"
+    if plan is not None and not plan.children:
+        return (f"no child within max_layers={cfg.max_layers} (G + D convs) that can still reach "
+                f"{cfg.resolution}²")
+    return ""
+
+
+def stop_after(cfg: DGGANConfig, step: int, best_resolution: int) -> str:
+    """Why the search stops after step ``step`` whose best child is at ``best_resolution`` ("" to go on)."""
+    if cfg.stop_resolution and best_resolution >= cfg.stop_resolution:
+        return f"the best child of step {step} is at stop_resolution={cfg.stop_resolution}"
+    return ""
+
+
+def gpu_share(cfg: DGGANConfig, spec: ArchSpec) -> float:
+    """A candidate's GPUs under Ray: ``gpus_per_candidate``, or with ``gpus_follow_size`` that share scaled by the
+    candidate's conv cost relative to the symmetric top-resolution candidate, in 1/8 steps, between 1/8 and 1."""
+    if not cfg.gpus_follow_size:
+        return cfg.gpus_per_candidate
+    top = initial_spec(cfg)
+    while top.resolution < cfg.resolution:
+        top = top.child(Action("grow"))
+    share = cfg.gpus_per_candidate * conv_macs(spec) / conv_macs(top)
+    return min(1.0, max(0.125, -(-share * 8 // 1) / 8))
 
 
 class Search:
@@ -77,16 +112,33 @@ class Search:
         self.actions = cfg.action_set()
         self.on_event = on_event
         self.specs: dict[str, ArchSpec] = {"base": initial_spec(cfg)}
+        identity = search_identity(cfg)
         if self.state_path.exists():
             self.state = SearchState.load(self.state_path)
-            _check_same_search(self.state, cfg, self.state_path)
+            check_same_search(self.state.config, identity, self.state_path)
+            self.state.config.update(identity)  # a state written before the fingerprints existed gains them
         else:
-            self.state = SearchState(config=_jsonable(cfg.search_values()))
+            self.state = SearchState(config=identity)
+        self.retry = self.retries()
         for rec in self.state.records.values():
             if rec.get("spec"):
                 self.specs.setdefault(rec["cid"], ArchSpec.from_dict(rec["spec"]))
 
     # ---- jobs ------------------------------------------------------------------------------------------------
+    def retries(self) -> dict[str, str]:
+        """Failed candidates a run asks for again that it retrains: {key: why}, each one logged."""
+        out = {}
+        for key, rec in self.state.records.items():
+            if rec.get("status") != "failed":
+                continue
+            attempts = int(rec.get("attempts", 1))
+            if rec.get("diverged") and not self.cfg.restart:
+                continue  # the same seed from the same checkpoint diverges again; restart=True insists
+            if self.cfg.restart or attempts <= self.cfg.retry_failed:
+                how = "restart=True" if self.cfg.restart else f"attempt {attempts + 1} of {self.cfg.retry_failed + 1}"
+                out[key] = f"{how}; the last attempt failed with: {rec.get('error')}"
+        return out
+
     def job(self, *, key: str, cid: str, parent: str, action: str, spec: ArchSpec, seed: int,
             parent_key: str = "", iterations: int | None = None, fid_images: int | None = None,
             training: dict[str, Any] | None = None) -> tuple[str, CandidateConfig]:
@@ -100,21 +152,36 @@ class Search:
             fid_num_images=fid_images or cfg.fid_num_images, **(training or {}))
         return key, ccfg
 
-    def run_jobs(self, jobs: list[tuple[str, CandidateConfig]]) -> None:
-        todo = [(k, c) for k, c in jobs if not self.state.done(k)]
+    def run_jobs(self, jobs: list[tuple[str, CandidateConfig]], *, on_done: Callable[[str], None] | None = None
+                 ) -> None:
+        """Train the jobs not yet done (and the failed ones to retry), longest first; ``on_done(key)`` after each."""
+        todo = [(k, c) for k, c in jobs if not self.state.done(k) or k in self.retry]
+        todo.sort(key=lambda job: -conv_macs(ArchSpec.from_dict(job[1].spec)))  # stable: ties keep their order
         by_key = dict(todo)
+        attempts = {}
+        for key, _ in todo:
+            if key in self.retry:
+                attempts[key] = int(self.state.records[key].get("attempts", 1)) + 1
+                self.event({"kind": "retry", "key": key, "attempt": attempts[key], "reason": self.retry.pop(key)})
 
         def done(key: str, result: dict[str, Any]) -> None:
             c = by_key[key]
-            rec = {"cid": c.cid, "parent": c.parent, "action": c.action, "spec": c.spec, "seed": c.seed, **result}
+            rec = {"cid": c.cid, "parent": c.parent, "action": c.action, "spec": c.spec, "seed": c.seed, **result,
+                   "attempts": attempts.get(key, 1)}
             rec.setdefault("resolution", ArchSpec.from_dict(c.spec).resolution)
             self.state.records[key] = rec
+            if self.cfg.prune_checkpoints and rec.get("status") == "complete":
+                ckpt_io.prune_checkpoints(self.out / key / "checkpoints", keep=1)  # a finished run needs its last
             self.state.save(self.state_path)
             self.event({"kind": "candidate", "key": key, "cid": c.cid, "status": rec.get("status"),
                         "fid": rec.get("fid"), "resolution": rec["resolution"], "error": rec.get("error"),
-                        "seconds": rec.get("train_seconds", rec.get("seconds"))})
+                        "attempt": rec["attempts"], "seconds": rec.get("train_seconds", rec.get("seconds"))})
+            if on_done:
+                on_done(key)
 
-        self.executor.run(train_candidate, todo, shared=self.data, on_done=done)
+        kw = {"resources": lambda c: {"num_gpus": gpu_share(self.cfg, ArchSpec.from_dict(c.spec))}} \
+            if self.cfg.gpus_follow_size else {}
+        self.executor.run(train_candidate, todo, shared=self.data, on_done=done, **kw)
 
     def event(self, record: dict[str, Any]) -> None:
         record = {"time": round(time.time(), 3), **record}
@@ -227,17 +294,21 @@ class Search:
         """Run one Alg. 1 step; returns why the search stops after it ("" to go on)."""
         cfg, st = self.cfg, self.state
         step = st.step + 1
-        if cfg.max_steps and step > cfg.max_steps:
-            return f"max_steps={cfg.max_steps} reached"
+        if stop_before(cfg, step):
+            return stop_before(cfg, step)
         parents = [(pid, self.spec_of(pid)) for pid in st.parents]
-        children = [c for c in sample_children(parents, self.actions, p=cfg.sample_p, seed=cfg.seed, step=step,
-                                               force_grow=cfg.force_grow) if sum(c.spec.num_layers()) <= cfg.max_layers]
-        if not children:
-            return f"no child within max_layers={cfg.max_layers} (G + D convs)"
+        plan = plan_step(cfg, parents, self.actions, step)
+        children = plan.children
+        if stop_before(cfg, step, plan):
+            self.event({"kind": "step", "step": step, "children": 0, "skipped_over_cap": plan.over_cap,
+                        "skipped_unreachable": plan.unreachable, "kept": [], "failed": 0})
+            return stop_before(cfg, step, plan)
         for c in children:
             self.specs[c.id] = c.spec
+        keys = [f"candidates/{c.id}" for c in children]
         self.run_jobs([self.job(key=f"candidates/{c.id}", cid=c.id, parent=c.parent, action=c.action, spec=c.spec,
-                                seed=cfg.seed, parent_key=f"candidates/{c.parent}") for c in children])
+                                seed=cfg.seed, parent_key=f"candidates/{c.parent}") for c in children],
+                      on_done=lambda key: self.prune_checkpoints(step_keys=[k for k in keys if k in st.records]))
         if cfg.baseline_match == "depth":
             self.ensure_depth_baselines({(c.spec.resolution, step) for c in children})
         for c in children:  # kept in the record, so the analysis reads the same normalization the ranking used
@@ -245,35 +316,41 @@ class Search:
         scores = [(c.id, self.nfid(st.records[f"candidates/{c.id}"])) for c in children]
         ranked = top_k(scores, k=cfg.top_k)
         st.steps.append({"step": step, "parents": [p for p, _ in parents], "children": [c.id for c in children],
-                         "kept": ranked})
+                         "kept": ranked, "skipped_over_cap": plan.over_cap, "skipped_unreachable": plan.unreachable})
         self.event({"kind": "step", "step": step, "children": len(children), "kept": ranked,
+                    "skipped_over_cap": plan.over_cap, "skipped_unreachable": plan.unreachable,
                     "failed": sum(1 for _, s in scores if s is None)})
         if not ranked:
             return f"every child of step {step} failed"
         st.parents = ranked  # "P = C′": the children replace their parents
         self.prune_checkpoints()
-        best_res = st.records[f"candidates/{ranked[0]}"]["resolution"]
-        if cfg.stop_resolution and best_res >= cfg.stop_resolution:
-            return f"the best child of step {step} is at stop_resolution={cfg.stop_resolution}"
-        return ""
+        return stop_after(cfg, step, st.records[f"candidates/{ranked[0]}"]["resolution"])
 
     # ---- bookkeeping --------------------------------------------------------------------------------------------
-    def best(self, *, resolution: int | None = None) -> str | None:
-        """The search candidate (a child of some step, or the base) with the lowest normalized FID."""
-        searched = {"base"} | {cid for s in self.state.steps for cid in s["children"]}
+    def best(self, *, resolution: int | None = None, also: Sequence[str] = ()) -> str | None:
+        """The search candidate (a child of some step, the base, or one of ``also``) with the lowest normalized
+        FID."""
+        searched = {"base"} | {cid for s in self.state.steps for cid in s["children"]} | set(also)
         scored = [(self.nfid(self.state.records[f"candidates/{cid}"]), cid) for cid in searched
                   if f"candidates/{cid}" in self.state.records]
         scored = [(s, cid) for s, cid in scored if s is not None and
                   (resolution is None or self.state.records[f"candidates/{cid}"]["resolution"] == resolution)]
         return min(scored)[1] if scored else None
 
-    def prune_checkpoints(self, *, final: bool = False) -> None:
+    def prune_checkpoints(self, *, final: bool = False, step_keys: Sequence[str] = ()) -> None:
         """Drop the checkpoints of candidates no later step can need (not a parent, not the best at the top
-        resolution, not the baseline's top stage): a full search trains thousands (samples and summaries stay)."""
+        resolution, not the baseline's top stage): a full search trains thousands (samples and summaries stay).
+        ``step_keys``: the finished children of the running step, of which the best K so far keep theirs (a child
+        out of the best K of the finished ones can only fall further as more finish)."""
         if not self.cfg.prune_checkpoints:
             return
         keep = {f"candidates/{p}" for p in self.state.parents} if not final else set()
-        best = self.best(resolution=self.cfg.resolution) or self.best()
+        current = [k.split("/", 1)[1] for k in step_keys]
+        scores = [(cid, self.nfid(self.state.records[f"candidates/{cid}"])) for cid in current]
+        if current and self.cfg.baseline_match == "depth" and any(s is None for _, s in scores):
+            keep |= set(step_keys)  # their normalizer (the depth baselines) is trained after the step: rank later
+        keep |= {f"candidates/{cid}" for cid in top_k(scores, k=self.cfg.top_k)} if current else set()
+        best = self.best(resolution=self.cfg.resolution, also=current) or self.best(also=current)
         keep |= {f"candidates/{best}"} if best else set()
         keep.add(self.baseline_keys(0)[-1][0])
         # A depth-matched baseline is continued from its deepest stage at a later step (or for the final pair).
@@ -292,6 +369,7 @@ class Search:
         cfg = self.cfg
         best = self.best(resolution=cfg.resolution)
         note = ""
+        swd = {"swd_num_images": min(cfg.final_num_images, 16384)}  # Table 3: ProGAN's SWD on 16384 images
         if best is None:
             best, note = self.best(), f"no candidate reached {cfg.resolution}²; the best one overall was trained on"
         if best is None or not cfg.final_iterations:
@@ -304,11 +382,11 @@ class Search:
             base_key = self.depth_key(cfg.resolution, depth)
         jobs = [self.job(key="final", cid=best, parent=best, action="", spec=self.spec_of(best), seed=cfg.seed + 7,
                          parent_key=f"candidates/{best}", iterations=cfg.final_iterations,
-                         fid_images=cfg.final_num_images, training=cfg.final_training())]
+                         fid_images=cfg.final_num_images, training=cfg.final_training() | swd)]
         if self.state.records.get(base_key, {}).get("status") == "complete":
             jobs.append(self.job(key="baseline/final", cid=base_cid, parent=base_cid, action="",
                                  spec=self.spec_of(base_cid), seed=cfg.seed + 7, parent_key=base_key,
                                  iterations=cfg.final_iterations, fid_images=cfg.final_num_images,
-                                 training=cfg.final_training()))
+                                 training=cfg.final_training() | swd))
         self.run_jobs(jobs)
         return {"note": note, "best": best}
