@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.gancore-installed
 # Tests run the notebooks at smoke scale; two workers match the 2-core CI machine.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup demo test lab bench bench-gpu shapes-net clean
+.PHONY: setup demo test browser lab bench bench-gpu shapes-net clean
 
 setup: $(STAMP)
 
@@ -20,12 +20,26 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/python scripts/run_demo.py --scale reduced --out runs
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
 
+# Chromium for tests/test_browser.py (Playwright drives Debian's build: its own browser download is not reachable
+# here). Installs only where it can (root with apt-get); elsewhere the browser test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium >/dev/null; }; }; } || \
+	echo "make browser: Chromium could not be installed (needs root and apt-get): tests/test_browser.py will skip"
+
 # Containers run as root, where JupyterLab refuses to start without --allow-root.
+# The overrides turn off JupyterLab's news prompt and update check (scripts/jupyterlab/overrides.json).
 lab: $(STAMP)
-	$(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp scripts/jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

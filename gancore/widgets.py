@@ -16,8 +16,9 @@ first dimension equals the batch size is split along with the latents, anything 
 """
 from __future__ import annotations
 
+import html
 import importlib.util
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import torch
 from torch import Tensor
@@ -96,6 +97,13 @@ def interpolation_captions(steps: int) -> list[str]:
     return [f"t={t:.2f}" for t in torch.linspace(0.0, 1.0, steps).tolist()]
 
 
+def caption_html(title: str, labels: Sequence[str]) -> str:
+    """The title and column captions of a captioned grid as page text: the PNG draws them too, but text in the page
+    can be read by a screen reader, found with the browser's search, copied, and checked by the browser test."""
+    cells = " · ".join(html.escape(str(label)) for label in labels)
+    return f'<div class="gancore-caption"><b>{html.escape(title)}</b><br>{cells}</div>'
+
+
 def interpolation_widget(
     gen: Generator,
     *,
@@ -141,6 +149,7 @@ def interpolation_widget(
                                    layout=widgets.Layout(width=SLIDER_WIDTH))
     image_at_t = widgets.Image(format="png", layout=widgets.Layout(width=f"{image_px}px"))
     strip = widgets.Image(format="png")
+    strip_caption = widgets.HTML()
     endpoints: dict[str, Tensor] = {}
 
     def refresh_image_at_t(_change: Any = None) -> None:
@@ -154,9 +163,10 @@ def interpolation_widget(
         images = render_interpolation(
             gen, endpoints["a"], endpoints["b"], steps=steps, mode=mode_box.value, gen_kwargs=gen_kwargs
         )
-        strip.value = captioned_grid_png(
-            images, nrow=steps, labels=interpolation_captions(steps), cell_px=min(96, 900 // steps),
-            title=f"{mode_box.value}: seed {int(seed_a_box.value)} → seed {int(seed_b_box.value)}")
+        title = f"{mode_box.value}: seed {int(seed_a_box.value)} → seed {int(seed_b_box.value)}"
+        strip.value = captioned_grid_png(images, nrow=steps, labels=interpolation_captions(steps),
+                                         cell_px=min(96, 900 // steps), title=title)
+        strip_caption.value = caption_html(title, interpolation_captions(steps))
         refresh_image_at_t()
 
     for control in (seed_a_box, seed_b_box, mode_box):
@@ -164,7 +174,7 @@ def interpolation_widget(
     t_slider.observe(refresh_image_at_t, names="value")
     refresh_pair()
 
-    pages = [widgets.VBox([widgets.HBox([seed_a_box, seed_b_box, mode_box]), t_slider, image_at_t, strip])]
+    pages = [widgets.VBox([widgets.HBox([seed_a_box, seed_b_box, mode_box]), t_slider, image_at_t, strip_caption, strip])]
     titles = ["interpolation"]
     if walk_frames > 0:
         frames = render_latent_walk(

@@ -409,3 +409,36 @@ def test_captioned_grid_png_draws_captions_and_title() -> None:
     assert shown.shape[0] == plain.shape[0] + 36 and shown[:36].min() < 128
     with pytest.raises(ValueError, match="column labels"):
         captioned_grid_png(images, nrow=4, labels=["a"])
+
+
+def test_caption_font_draws_the_glyphs_the_captions_use():
+    # Pillow's built-in font draws "§", "→" and "θ" as the same empty box: "(BigGAN ⊠3.1)" in a browser.
+    from gancore.viz.images import _caption_font
+
+    font = _caption_font(13)
+    masks = {ch: bytes(font.getmask(ch)) for ch in "§→θx"}
+    assert len(set(masks.values())) == len(masks)
+    missing = bytes(font.getmask("\U000F0000"))  # a private-use code point: the font's "missing glyph" box
+    assert all(m != missing for m in masks.values())
+
+
+def test_summary_table_names_units_and_nested_entries():
+    from gancore import viz
+
+    table = viz.summary_table({"fid": 167.07981, "kimg": 12.0, "params": {"G": 1000, "D": 2000},
+                               "final": {"swd16": 3.5, "is_mean": 1.32}, "custom": "x"}, title="this run")
+    frame = table.data
+    assert list(frame.columns) == ["quantity", "value", "unit"]
+    assert frame["quantity"].tolist() == ["FID", "real images shown to D", "G parameters", "D parameters",
+                                          "final: SWD ×10³ at 16²", "final: Inception score", "custom"]
+    html = table.to_html()
+    assert "167.0798" in html and "lower is better" in html and "this run" in html and ">12<" in html
+
+
+def test_claims_tables_show_the_verdict_once():
+    from gancore import viz
+
+    rows = [{"claim": "c", "paper": "p", "this run": "r", "verdict": "within noise", "holds": None}]
+    html = viz.plot_table(rows, styled=True).to_html()
+    assert "within noise" in html and ">holds<" not in html
+    assert "holds" in viz.plot_table(rows).columns  # summary.json keeps it

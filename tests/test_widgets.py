@@ -150,6 +150,8 @@ def test_interpolation_widget_builds_headless_and_callbacks_render(widget_contro
     band = shown[18:36].min(axis=2)
     assert all(band[:, 2 + c * 98 + 20:2 + c * 98 + 76].min() < 100 for c in range(steps))  # text in every column
     assert int(controls["t"].layout.width.rstrip("px")) >= 400
+    caption = next(c for c in interp_page.children if isinstance(c, ipywidgets.HTML))
+    assert "slerp: seed 5 → seed 6" in caption.value and all(t in caption.value for t in interpolation_captions(steps))
 
     controls["t"].value = 0.0  # observers run synchronously, so errors in callbacks surface here
     np.testing.assert_array_equal(_decode(image_at_t.value), expected_strip[0].permute(1, 2, 0).numpy())

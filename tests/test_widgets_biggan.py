@@ -296,6 +296,9 @@ def test_every_explorer_view_is_captioned_with_names(G: nn.Module, widget_contro
     for c in range(len(captions)):
         assert band[:, PAD + c * (CELL + PAD) + 10:PAD + c * (CELL + PAD) + CELL - 10].min() < 100, c
     assert shown[:18].min() < 100  # the title line
+    # The same title and captions are page text too (the browser test reads them there).
+    caption = next(c for c in box.children if isinstance(c, ipywidgets.HTML))
+    assert all(text in caption.value for text in captions) and title.split(",")[0] in caption.value
 
 
 def test_truncation_slider_is_wide_enough_to_drag(G: nn.Module, widget_controls) -> None:

@@ -29,7 +29,7 @@ from gancore.viz.images import _as_uint8_batch as _as_uint8_batch
 from gancore.viz.images import _fit_figsize as _fit_figsize
 from gancore.viz.images import _hwc as _hwc
 from gancore.viz.logs import _table_number as _table_number
-from gancore.viz.logs import plot_metric_curves, plot_table, read_log
+from gancore.viz.logs import plot_metric_curves, plot_table, read_log, summary_table
 
 __all__ = [
     "ImageBatch",
@@ -43,6 +43,7 @@ __all__ = [
     "plot_metric_curves",
     "plot_singular_values",
     "plot_table",
+    "summary_table",
     "plot_truncation_curve",
     "read_log",
     "save_grid",

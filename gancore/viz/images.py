@@ -138,6 +138,22 @@ def show_strip(
     return fig
 
 
+def _caption_font(size: int):
+    """DejaVu Sans (shipped with matplotlib): it has the "§", "→" and "θ" the captions use, which Pillow's built-in
+    font draws as empty boxes (a browser showed "(BigGAN ⊠3.1)"). Pillow's own font only if matplotlib's is gone."""
+    from PIL import ImageFont
+
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=False), size)
+    except (ImportError, OSError, ValueError):
+        try:
+            return ImageFont.load_default(size=size)
+        except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
+            return ImageFont.load_default()
+
+
 def captioned_grid_png(images: ImageBatch, *, nrow: int, labels: Sequence[str] | None = None,
                        title: str | None = None, cell_px: int = 96) -> bytes:
     """A PNG of an image grid with one caption above each column and a title line: what the widgets show.
@@ -153,10 +169,7 @@ def captioned_grid_png(images: ImageBatch, *, nrow: int, labels: Sequence[str] |
         raise ValueError(f"nrow={nrow} must be >= 1")
     if labels is not None and len(labels) != min(n, nrow):
         raise ValueError(f"got {len(labels)} column labels for {min(n, nrow)} columns")
-    try:
-        font = ImageFont.load_default(size=13)
-    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
-        font = ImageFont.load_default()
+    font = _caption_font(13)
     pad, line = 2, 18
     cols, rows = min(n, nrow), -(-n // nrow)
     top = (line if title else 0) + (line if labels is not None else 0)

@@ -107,7 +107,46 @@ def plot_table(
     if not styled:
         return frame
     styler = frame.style.format(lambda v: _table_number(v, precision), na_rep="–").hide(axis="index")
+    if {"verdict", "holds"} <= set(frame.columns):
+        # Claims rows keep ``holds`` (True/False/None) for summary.json's readers; on screen it only repeats the
+        # verdict, which also says "within noise" and "not tested: why".
+        styler = styler.hide(subset=["holds"], axis="columns")
     return styler.set_caption(title) if title else styler
+
+
+# What a run's summary numbers are, for people: (name, unit or reading). Unlisted keys keep their own name.
+_SUMMARY_NAMES = {
+    "status": ("status", ""), "mode": ("mode", ""), "kimg": ("real images shown to D", "thousands"),
+    "iterations_done": ("G iterations", ""), "steps": ("search steps", ""), "candidates": ("candidates trained", ""),
+    "failed": ("candidates failed", ""), "skipped_unreachable": ("children skipped (cannot reach the top)", ""),
+    "train_seconds": ("training time", "s"), "img_per_s": ("throughput", "real images / s"),
+    "fid": ("FID", "lower is better"), "is_mean": ("Inception score", "higher is better"),
+    "is_std": ("Inception score, spread over splits", ""), "kid_mean": ("KID", "lower is better"),
+    "kid_std": ("KID, spread over subsets", ""), "swd_avg": ("SWD ×10³, mean of levels", "lower is better"),
+    "ms_ssim": ("MS-SSIM of sample pairs", "lower = more varied"), "precision": ("precision", "higher is better"),
+    "recall": ("recall", "higher is better"), "retried": ("candidates retried", ""),
+    "stop_reason": ("why the search stopped", ""),
+}
+
+
+def summary_table(values: dict[str, Any], *, title: str | None = None, precision: int = 4) -> Styler:
+    """A run's summary numbers (final metrics, status, time) as a small table of quantity, value and unit, instead
+    of a printed dictionary. Nested dictionaries (``params: {G: .., D: ..}``) become one row per entry."""
+    def named(key: str) -> tuple[str, str]:
+        if key.startswith("swd") and key[3:].isdigit():
+            return f"SWD ×10³ at {key[3:]}²", "lower is better"
+        return _SUMMARY_NAMES.get(key, (key, ""))
+
+    rows = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                name, unit = (f"{sub} parameters", "weights") if key == "params" else named(sub)
+                rows.append({"quantity": name if key == "params" else f"{key}: {name}", "value": v, "unit": unit})
+        else:
+            name, unit = named(key)
+            rows.append({"quantity": name, "value": value, "unit": unit})
+    return plot_table(rows, title=title, styled=True, precision=precision)
 
 
 def _table_number(value: Any, precision: int) -> str:

@@ -113,8 +113,9 @@ exactly; the reduced preset's deviations (smaller nets, faster rates) are listed
 code('''
 result = biggan.run(cfg, data=data)
 trained = result.summary["status"] != "dry_run"
-print({k: result.summary.get(k) for k in ("status", "kimg", "iterations_done", "train_seconds", "img_per_s",
-                                          "params")})
+display(viz.summary_table({k: result.summary.get(k) for k in ("status", "kimg", "iterations_done",
+                                                               "train_seconds", "img_per_s", "params")},
+                          title="this run"))
 ''')
 md(r"""
 ## 4. Losses and the §4.1 spectra
@@ -246,6 +247,7 @@ resolved config and `log.jsonl` the training log, spectra included.
 """)
 code('''
 summary = biggan.update_summary(cfg.out_dir)
-print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params")})
+display(viz.summary_table({k: summary.get(k) for k in ("status", "kimg", "params")},
+                          title=f"{cfg.out_dir}/summary.json"))
 ''')
 nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/biggan.ipynb")

@@ -120,7 +120,8 @@ exactly (weights, optimizers, EMA, data position, RNG, growth stage and α) when
 code('''
 result = progan.run(cfg, data=data)
 trained = result.summary["status"] != "dry_run"
-print({k: result.summary.get(k) for k in ("status", "kimg", "train_seconds", "img_per_s", "params")})
+display(viz.summary_table({k: result.summary.get(k) for k in ("status", "kimg", "train_seconds", "img_per_s",
+                                                               "params")}, title="this run"))
 ''')
 md(r"""
 ## 5. Growth in pictures
@@ -163,7 +164,7 @@ if trained:
         display(viz.plot_metric_curves(metric_rows, x="kimg", metrics=swd_keys, var_name="level",
                                        vlines=schedule.growth_points_kimg(), title="SWD ×10³ per level"))
     final = result.summary["final"]
-    print({k: round(v, 4) for k, v in final.items()})
+    display(viz.summary_table(final, title="final metrics of the EMA generator"))
 ''')
 md(r"""
 ## 8. Final samples and FID against the untrained generator
@@ -191,7 +192,8 @@ there; the paper trains 800k images per phase.
 code('''
 if trained:
     probe = progan.critic_probe(result)
-    display(viz.plot_table(probe, title="critic scores at the final resolution (higher = judged more real)"))
+    display(viz.plot_table(probe, title="critic scores at the final resolution (higher = judged more real)",
+                           styled=True))
 ''')
 md(r"""
 ## 9. Latent space: interpolation and the video's latent walk
@@ -248,6 +250,7 @@ claims table; `config.json` is the fully resolved config, `log.jsonl` the traini
 """)
 code('''
 summary = progan.update_summary(cfg.out_dir)
-print(f"{cfg.out_dir}/summary.json:", {k: summary.get(k) for k in ("status", "kimg", "params", "final")})
+display(viz.summary_table({k: summary.get(k) for k in ("status", "kimg", "params", "final")},
+                          title=f"{cfg.out_dir}/summary.json"))
 ''')
 nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/progan.ipynb")

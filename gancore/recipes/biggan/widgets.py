@@ -19,7 +19,7 @@ from gancore.recipes.biggan.views import (BIGGAN_VIEWS, FIG2_THRESHOLDS, _check_
                                           render_truncation_strip)
 from gancore.latents import INTERPOLATION_MODES
 from gancore.viz import captioned_grid_png, show_strip
-from gancore.widgets import SLIDER_WIDTH, import_ipywidgets, in_kernel, interpolation_captions
+from gancore.widgets import SLIDER_WIDTH, caption_html, import_ipywidgets, in_kernel, interpolation_captions
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -108,6 +108,7 @@ def biggan_explorer(
     )
     mode_box = widgets.Dropdown(options=list(INTERPOLATION_MODES), value=mode, description="path")
     image = widgets.Image(format="png")
+    caption = widgets.HTML()  # the title and column captions as page text (they are drawn into the image too)
 
     def refresh(_change: Any = None) -> None:
         current = view_box.value
@@ -123,6 +124,7 @@ def biggan_explorer(
         images, nrow = render_biggan_view(G, **args)
         captions, title = biggan_view_captions(class_names=class_names, **args)
         image.value = captioned_grid_png(images, nrow=nrow, labels=captions[:nrow], title=title, cell_px=image_px)
+        caption.value = caption_html(title, captions[:nrow])
 
     controls = (view_box, class_box, class_b_box, seed_box, seed_b_box, truncate_box, truncation_slider, mode_box)
     for control in controls:
@@ -132,6 +134,7 @@ def biggan_explorer(
         view_box,
         widgets.HBox([class_box, seed_box, truncate_box, truncation_slider]),
         widgets.HBox([class_b_box, seed_b_box, mode_box]),
+        caption,
         image,
     ])
 
