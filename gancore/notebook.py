@@ -22,7 +22,8 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 #: Parameters every paper notebook declares that are not config fields.
 NOTEBOOK_ONLY = {"overrides", "run_claims"}
 #: Types of the notebook-only parameters, checked like config fields (``-p run_claims maybe`` is an error).
-NOTEBOOK_OPTION_TYPES: dict[str, Any] = {"overrides": dict, "run_claims": bool, "pretrained": Optional[str],
+# run_claims may be None where a notebook decides it from the run's cost (alphaGAN at full scale).
+NOTEBOOK_OPTION_TYPES: dict[str, Any] = {"overrides": dict, "run_claims": Optional[bool], "pretrained": Optional[str],
                                          "explore": Literal["run", "reference"]}
 
 

@@ -268,6 +268,28 @@ def test_readme_alphagan_full_commands_set_inception(name):
     command = re.search(rf"papermill notebooks/alphagan\.ipynb runs/{name}\.ipynb(?:[^\n]*\\\n)*[^\n]*", text)
     assert command, name
     assert "extractor: inception" in command.group(0) and "inception_weights:" in command.group(0)
+    assert re.search(r"-p run_claims (True|False)", command.group(0)), "a full-scale command must choose run_claims"
+
+
+@pytest.mark.parametrize("scale, preset, given, dry_run, expected", [
+    ("full", "", None, False, "refused"), ("full", "l", None, False, "refused"), ("full", "", True, False, True),
+    ("full", "", False, False, False), ("full", "", None, True, False), ("reduced", "", None, False, True),
+    ("smoke", "", None, False, True), ("reduced", "", False, False, False)])
+def test_a_full_run_whose_claims_more_than_double_it_asks_for_run_claims(scale, preset, given, dry_run, expected):
+    from gancore.config import ConfigError
+    from gancore.recipes import alphagan
+    from gancore.recipes.alphagan import claims
+
+    cfg = alphagan.load_config(scale=scale, preset=preset, dry_run=True)
+    cfg.dry_run = dry_run
+    cost = claims.planned_claims_cost(cfg)
+    if scale == "full":  # 3 α-frozen searches, 2 random + published + searched genotypes × 3 seeds less the main one
+        assert (cost["searches"], cost["retrains"]) == (3, 11) and cost["ratio"] > 2
+    if expected == "refused":
+        with pytest.raises(ConfigError, match="run_claims True .* run_claims False"):
+            claims.decide_run_claims(cfg, given)
+    else:
+        assert claims.decide_run_claims(cfg, given) is expected
 
 
 def test_retrain_with_periodic_evaluation_resumes_exactly(tmp_path):

@@ -43,7 +43,7 @@ out_dir: "Optional[str]" = None     # run folder (None: runs/alphagan-<scale>[-<
 seed: int = 0                       # seeds init, α, the data split and order, latents and Gumbel noise
 device: str = "auto"                # auto (CUDA, MPS, CPU) | cpu | cuda | mps
 dry_run: bool = False               # build everything, write config.json + summary.json, train nothing
-run_claims: bool = True             # run the control search and the random-genotype retrains of the claims table
+run_claims: "Optional[bool]" = None # the claims' control search and retrains (None: yes; a full-scale run asks first)
 explore: str = "run"                # widget's model: run (this notebook's retrained G) | reference (shipped, 20× longer)
 overrides: dict = {}                # any other config field, e.g. {"relaxation": "gumbel", "warmup": True, "epochs": 20}
 ''', tags=["parameters"])
@@ -60,6 +60,7 @@ _PARAMS = ["scale", "preset", "mode", "genotype", "dataset", "data_dir", "out_di
            "run_claims", "explore", "overrides"]
 cfg, nb_opts = resolve_notebook_params(AlphaGANConfig, paper="alphagan", namespace=globals(), declared=_PARAMS,
                                        notebook_only=("explore",))
+nb_opts["run_claims"] = claims.decide_run_claims(cfg, nb_opts["run_claims"])  # full scale: claims cost 8-11×, asked
 print(f"scale={cfg.scale} mode={cfg.mode} genotype={cfg.genotype or '(searched)'} resolution={cfg.resolution} "
       f"G/D channels {cfg.g_channels}/{cfg.d_channels}; K={cfg.epochs} T={cfg.weight_steps} R={cfg.worst_steps} "
       f"S={cfg.arch_steps}; device={cfg.device}\\nrun folder: {cfg.out_dir}")

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from gancore.claims import mean, spread, verdict
-from gancore.config import load_yaml, papers_dir
+from gancore.config import ConfigError, load_yaml, papers_dir
 from gancore.recipes import common
 from gancore.recipes.alphagan.data import ImageBank
 from gancore.recipes.alphagan.recipe import PAPER, AlphaGANRun, run
@@ -53,6 +53,38 @@ def claims_cost(cfg: AlphaGANConfig, summary: dict[str, Any]) -> dict[str, Any]:
     main = t_search + (summary.get("retrain", {}).get("train_seconds") or 0.0)
     return {"searches": searches, "retrains": retrains, "retrain_iterations": its, "seconds": round(seconds, 1),
             "ratio": round(seconds / main, 2) if main else None}
+
+
+def planned_claims_cost(cfg: AlphaGANConfig) -> dict[str, Any]:
+    """:func:`claims_cost` before anything has run: the search and the retrain priced by the images their nets
+    process (a search epoch: T weight steps, R steps for each of D̄ and Ḡ, S architecture steps; a retrain iteration:
+    n_critic D batches and a G batch), which is what their wall times scale with on one device."""
+    search = cfg.epochs * (cfg.weight_steps + 2 * cfg.worst_steps + cfg.arch_steps) * cfg.batch_size
+    retrain = cfg.retrain_iterations * (cfg.retrain_n_critic * cfg.retrain_d_batch + cfg.retrain_g_batch)
+    summary: dict[str, Any] = {}
+    if cfg.mode != "retrain":
+        summary["search"] = {"train_seconds": float(search) * cfg.search_seeds}
+    if cfg.mode != "search":
+        summary["retrain"] = {"train_seconds": float(retrain) * cfg.search_seeds}
+    return claims_cost(cfg, summary)
+
+
+def decide_run_claims(cfg: AlphaGANConfig, run_claims: bool | None) -> bool:
+    """The notebook's ``run_claims``: True/False as given; None (its default) runs them, except where a full-scale
+    preset's claim runs would more than double the run (the full presets: 3 α-frozen searches and ~11 retrains of
+    100k iterations), which must be asked for: that refuses with the cost, before anything trains."""
+    if run_claims is not None:
+        return bool(run_claims)
+    cost = planned_claims_cost(cfg)
+    if cfg.scale != "full" or not cost["ratio"] or cost["ratio"] <= 2:
+        return True
+    what = (f"{cost['searches']} α-frozen searches and {cost['retrains']} retrains of {cost['retrain_iterations']} "
+            f"iterations, ≈ {cost['ratio']:.1f}× this run")
+    if cfg.dry_run:
+        print(f"run_claims not given: a full run would ask for it (the claims add {what})")
+        return False
+    raise ConfigError(f"the claims of this full-scale run add {what}. Choose: -p run_claims True to run them (the "
+                      "claims table), or -p run_claims False to skip them (the table then says 'not tested')")
 
 
 def _seeds(cfg: AlphaGANConfig) -> list[int]:
