@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gancore-installed
-# Tests run the notebooks at smoke scale; two workers match the 2-core CI machine.
-PYTEST_ARGS ?= -n 2
+# Tests run the notebooks at smoke scale; two workers match the 2-core CI machine. loadgroup keeps the browser
+# test's notebooks on one worker (one JupyterLab, one Chromium).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: setup demo test browser lab bench bench-gpu shapes-net clean
 

@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("GANCORE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one lab, one browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (make setup installs it)")
 if not CHROMIUM:
     pytest.skip("no Chromium: `make browser` installs Debian's (it needs root and apt-get)", allow_module_level=True)
@@ -160,6 +160,12 @@ def _changes(page, image, action, what: str) -> None:
         raise AssertionError(f"{what} did not redraw its image within {STEP_MS // 1000} s") from err
 
 
+def _shows(caption, text: str) -> None:
+    """The caption (page text) comes to contain ``text``: it and the image are separate widget messages, so the
+    image may redraw first."""
+    sync_api.expect(caption).to_contain_text(text, timeout=STEP_MS)
+
+
 def _type_into(page, field, text: str) -> None:
     """Select a field's text (a slider's editable readout, a number box) and type a value, as a user does."""
     field.click()
@@ -175,15 +181,15 @@ def _drive_latent_explorer(page) -> None:
     image_at_t, strip = tab.locator(".widget-image").nth(0), tab.locator(".widget-image").nth(1)
     caption = tab.locator(".gancore-caption").first
     for t in ("t=0.00", "t=1.00"):
-        assert t in caption.inner_text(), f"the strip's positions are not in the page: {caption.inner_text()!r}"
+        _shows(caption, t)
     slider = _control(tab, "slider", "t")
     _changes(page, image_at_t, lambda: _type_into(page, slider.locator(".widget-readout"), "0.1"), "the t slider")
     seed_b = _control(tab, "text", "seed B").locator("input")
     _changes(page, strip, lambda: _type_into(page, seed_b, "7"), "seed B")
-    assert "seed 7" in caption.inner_text()
+    _shows(caption, "seed 7")
     mode = _control(tab, "dropdown", "mode").locator("select")
     _changes(page, strip, lambda: mode.select_option("lerp"), "the path menu")
-    assert "lerp" in caption.inner_text()
+    _shows(caption, "lerp")
 
     walk_tab = tab.locator(".lm-TabBar-tab", has_text="latent walk")
     if not walk_tab.count():
@@ -205,22 +211,22 @@ def _drive_biggan_explorer(page) -> None:
     truncation = _control(box, "slider", "truncation")
     _changes(page, image, lambda: _type_into(page, truncation.locator(".widget-readout"), "0.3"),
              "the truncation slider")
-    assert "truncation 0.3" in caption.inner_text()
+    _shows(caption, "truncation 0.3")
     menu = _control(box, "dropdown", "class").locator("select")
     options = menu.locator("option").all_inner_texts()
     assert len(options) >= 2
     current = menu.evaluate("el => el.options[el.selectedIndex].text")
     pick = next(o for o in options if o != current)
     _changes(page, image, lambda: menu.select_option(label=pick), "the class menu")
-    assert pick in caption.inner_text(), f"class name {pick!r} not in {caption.inner_text()!r}"
+    _shows(caption, pick)
     _changes(page, image, box.locator(".widget-checkbox", has_text="truncate").locator("input").click, "the truncate box")
-    assert "untruncated" in caption.inner_text()
+    _shows(caption, "untruncated")
     expected = {"truncation strip": "truncation threshold per column", "latent interpolation": "t=1.00",
                 "class interpolation": "t=1.00", "samples": "#0"}
     for view, text in expected.items():
         button = box.locator(".widget-toggle-button", has_text=view).first
         _changes(page, image, button.click, f"the {view!r} view")
-        assert text in caption.inner_text(), f"{view}: {text!r} not in {caption.inner_text()!r}"
+        _shows(caption, text)
 
 
 DRIVERS = {"progan": _drive_latent_explorer, "alphagan": _drive_latent_explorer, "dggan": _drive_latent_explorer,
