@@ -184,9 +184,12 @@ def _drive_latent_explorer(page) -> None:
         _shows(caption, t)
     slider = _control(tab, "slider", "t")
     _changes(page, image_at_t, lambda: _type_into(page, slider.locator(".widget-readout"), "0.1"), "the t slider")
+    seed_a = _control(tab, "text", "seed A").locator("input")
+    _changes(page, strip, lambda: _type_into(page, seed_a, "5"), "seed A")
+    _shows(caption, "seed 5 →")
     seed_b = _control(tab, "text", "seed B").locator("input")
     _changes(page, strip, lambda: _type_into(page, seed_b, "7"), "seed B")
-    _shows(caption, "seed 7")
+    _shows(caption, "→ seed 7")
     mode = _control(tab, "dropdown", "mode").locator("select")
     _changes(page, strip, lambda: mode.select_option("lerp"), "the path menu")
     _shows(caption, "lerp")
@@ -204,7 +207,8 @@ def _drive_latent_explorer(page) -> None:
 
 
 def _drive_biggan_explorer(page) -> None:
-    """gancore.recipes.biggan.widgets.biggan_explorer: truncation, class, the truncate box and all four views."""
+    """gancore.recipes.biggan.widgets.biggan_explorer: truncation, class, seed, the truncate box, all four views, and
+    each view's own controls (seed B and the path, class B)."""
     box = page.locator(".widget-vbox:has(> .widget-toggle-buttons)").last
     box.scroll_into_view_if_needed()
     image, caption = box.locator(".widget-image").first, box.locator(".gancore-caption").first
@@ -214,11 +218,14 @@ def _drive_biggan_explorer(page) -> None:
     _shows(caption, "truncation 0.3")
     menu = _control(box, "dropdown", "class").locator("select")
     options = menu.locator("option").all_inner_texts()
-    assert len(options) >= 2
+    assert len(options) >= 3  # class A, class B and one more to pick
     current = menu.evaluate("el => el.options[el.selectedIndex].text")
     pick = next(o for o in options if o != current)
     _changes(page, image, lambda: menu.select_option(label=pick), "the class menu")
     _shows(caption, pick)
+    seed = _control(box, "text", "seed").locator("input")
+    _changes(page, image, lambda: _type_into(page, seed, "3"), "the seed box")
+    _shows(caption, "seed 3")
     _changes(page, image, box.locator(".widget-checkbox", has_text="truncate").locator("input").click, "the truncate box")
     _shows(caption, "untruncated")
     expected = {"truncation strip": "truncation threshold per column", "latent interpolation": "t=1.00",
@@ -227,6 +234,19 @@ def _drive_biggan_explorer(page) -> None:
         button = box.locator(".widget-toggle-button", has_text=view).first
         _changes(page, image, button.click, f"the {view!r} view")
         _shows(caption, text)
+        if view == "latent interpolation":  # the controls only this view uses
+            _changes(page, image, lambda: _type_into(page, _control(box, "text", "seed B").locator("input"), "11"),
+                     "seed B")
+            _shows(caption, "seed 11")
+            _changes(page, image, lambda: _control(box, "dropdown", "path").locator("select").select_option("lerp"),
+                     "the path menu")
+            _shows(caption, "lerp")
+        if view == "class interpolation":
+            menu_b = _control(box, "dropdown", "class B").locator("select")
+            now = menu_b.evaluate("el => el.options[el.selectedIndex].text")
+            pick_b = next(o for o in options if o not in (now, pick))
+            _changes(page, image, lambda: menu_b.select_option(label=pick_b), "the class B menu")
+            _shows(caption, pick_b)
 
 
 DRIVERS = {"progan": _drive_latent_explorer, "alphagan": _drive_latent_explorer, "dggan": _drive_latent_explorer,
