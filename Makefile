@@ -25,12 +25,13 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
 
 # Chromium for tests/test_browser.py (Playwright drives Debian's build: its own browser download is not reachable
-# here). Installs only where it can (root with apt-get); elsewhere the browser test skips and says why.
+# here). Installs only where it can (root with apt-get; bounded, so a blocked mirror cannot hang the tests); elsewhere
+# the browser test skips and says why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  { DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
 	      chromium >/dev/null; }; }; } || \
 	echo "make browser: Chromium could not be installed (needs root and apt-get): tests/test_browser.py will skip"
 
