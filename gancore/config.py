@@ -89,6 +89,9 @@ class RunConfig:
     inception_weights: Optional[str] = None  # path to pt_inception-2015-12-05 weights (nothing downloads)
     ema_decay: float = 0.999  # G weight EMA per step
     ema_start_kimg: float = 0.0  # before this many kimg the EMA copies G instead of averaging (BigGAN App. C)
+    # The EMA's buffers (BatchNorm running statistics): averaged like the weights, or G's own after every step
+    # (alphaGAN's authors average parameters only and evaluate with the live G's buffers).
+    ema_buffers: Literal["average", "live"] = "average"
     num_threads: int = 0  # torch CPU threads (0: torch's default)
     restart: bool = False  # out_dir holds a run with another config: move it to out_dir/previous-<time>/ and start
     # over, instead of refusing (a rerun of the same command then resumes as usual)

@@ -130,21 +130,34 @@ def alternating_step(*, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer
     """``n_critic`` D steps on ``d_batch`` reals and fakes (one joint D pass each), then one G step on ``g_batch``
     latents; returns (each D step's loss, the G loss), detached. ``g_kwargs`` go to G (e.g. alphaGAN's Gumbel
     generator)."""
-    g_kwargs = g_kwargs or {}
-    d_losses = []
-    for _ in range(n_critic):
-        x = reals(d_batch)[0]
-        with torch.no_grad():
-            fake = G(latents(d_batch, rng), **g_kwargs)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d = joint_d_loss(D, d_loss, x, fake)
-        loss_d.backward()
-        opt_d.step()
-        d_losses.append(loss_d.detach())
+    d_losses = [d_step(G=G, D=D, opt_d=opt_d, reals=reals, latents=latents, rng=rng, d_loss=d_loss, batch=d_batch,
+                       g_kwargs=g_kwargs) for _ in range(n_critic)]
+    return d_losses, g_step(G=G, D=D, opt_g=opt_g, latents=latents, rng=rng, g_loss=g_loss, batch=g_batch,
+                            g_kwargs=g_kwargs)
+
+
+def d_step(*, G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, reals, latents, rng: torch.Generator,
+           d_loss: Loss, batch: int, g_kwargs: dict[str, Any] | None = None) -> Tensor:
+    """One D step on ``batch`` reals and as many fakes (one joint D pass); returns the loss, detached."""
+    x = reals(batch)[0]
+    with torch.no_grad():
+        fake = G(latents(batch, rng), **(g_kwargs or {}))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d = joint_d_loss(D, d_loss, x, fake)
+    loss_d.backward()
+    opt_d.step()
+    return loss_d.detach()
+
+
+def g_step(*, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, latents, rng: torch.Generator,
+           g_loss: Loss, batch: int, g_kwargs: dict[str, Any] | None = None) -> Tensor:
+    """One G step on ``batch`` latents through a D whose weights get no gradients; returns the loss, detached."""
     D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-    opt_g.zero_grad(set_to_none=True)
-    loss_g = g_loss(D(G(latents(g_batch, rng), **g_kwargs)))
-    loss_g.backward()
-    opt_g.step()
-    D.requires_grad_(True)
-    return d_losses, loss_g.detach()
+    try:
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = g_loss(D(G(latents(batch, rng), **(g_kwargs or {}))))
+        loss_g.backward()
+        opt_g.step()
+    finally:
+        D.requires_grad_(True)
+    return loss_g.detach()

@@ -356,3 +356,15 @@ def test_claims_cost_at_full_scale():
     # 3 frozen searches; (searched + 2 random + alphaGAN(s)) × 3 seeds, less the main retrain reused: 11 retrains
     assert (cost["searches"], cost["retrains"]) == (3, 11)
     assert cost["seconds"] == 3 * 100 + 11 * 400 and cost["ratio"] == pytest.approx(4700 / 500, abs=0.01)
+
+
+def test_ema_buffers_is_an_engine_setting_checked_before_training():
+    """The live-buffer average is the loop's (RunConfig.ema_buffers), so every paper can ask for it; a wrong word
+    is refused when the config is built."""
+    from gancore.config import ConfigError, RunConfig
+    from gancore.recipes import progan
+
+    assert RunConfig.__dataclass_fields__["ema_buffers"].default == "average"
+    assert progan.load_config(scale="smoke", ema_buffers="live").ema_buffers == "live"
+    with pytest.raises(ConfigError, match="ema_buffers"):
+        progan.load_config(scale="smoke", ema_buffers="copy")

@@ -71,7 +71,10 @@ class Trainer:
         # sliced per rank in reals(), so all ranks agree on the data position.
         self.rng = torch.Generator().manual_seed(cfg.seed + 1_000_033 * self.dist.rank)
         self.stream = BatchStream(num_items=len(data), seed=cfg.seed)
-        self.ema = AveragedModel(method.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        live = cfg.ema_buffers == "live"  # else the buffers are averaged with the weights
+        self.ema = AveragedModel(method.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=not live)
+        # (average's buffer, G's buffer) pairs, copied after every update; a resume loads into the same tensors.
+        self._live_buffers = list(zip(self.ema.module.buffers(), method.G.buffers())) if live else []
         self.ema.requires_grad_(False)
         # Fixed latents for sample grids, from their own generator so sampling never perturbs training draws.
         self.fixed_z = torch.randn(32, method.latent_dim(), generator=torch.Generator().manual_seed(cfg.seed + 1_000_003))
@@ -195,6 +198,9 @@ class Trainer:
                 if at < self.ema_start_nimg:
                     self.ema.n_averaged.zero_()  # AveragedModel copies G while nothing has been averaged yet
                 self.ema.update_parameters(self.method.G)
+                with torch.no_grad():
+                    for avg, live_buffer in self._live_buffers:
+                        avg.copy_(live_buffer)
                 used *= self.dist.world_size  # images of the global batch, all ranks together
                 state.nimg += used
                 state.step += 1

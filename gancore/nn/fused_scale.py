@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gancore.nn import gradfix
+from gancore.nn.resample import Upsample2x
 
 __all__ = ["upsample_conv_kernel", "upsample_conv2d", "fuse_upsample"]
 
@@ -41,8 +42,6 @@ def fuse_upsample(*modules: nn.Module, on: bool = True) -> int:
     """Fuse every ``Upsample2x`` directly followed (in an ``nn.Sequential``) by a "same" convolution with an odd
     kernel and an ``upsample_first`` flag (``EqualizedConv2d``). Parameters and state-dict keys stay as they are, so
     checkpoints load either way. Returns the number of pairs switched."""
-    from gancore.nn.resample import Upsample2x  # resample is a sibling leaf; imported here to keep the leaf order
-
     count = 0
     for root in modules:
         for seq in root.modules():

@@ -12,7 +12,6 @@ from gancore.engine.loop import Hooks
 from gancore.engine.recipe import MethodBase
 from gancore.growth import Growth
 from gancore.nn import gradfix
-from gancore.nn.fused_scale import fuse_upsample
 from gancore.precision import autocast, resolve_precision, to_channels_last
 from gancore.steps import wgan_gp_step
 
@@ -30,9 +29,6 @@ class GrowingWGANGP(MethodBase):
             to_channels_last(self.G, self.D)
         if gradfix.wanted(cfg.conv_gradfix, device):
             gradfix.enable(self.D)  # the penalty differentiates D twice: keep that on convolution kernels
-        # ProGAN only: a DGGAN candidate's G upsamples inside its own forward, so its config has no such switch.
-        if gradfix.wanted(getattr(cfg, "fused_upsample", "off"), device):
-            fuse_upsample(self.G)
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
         # Adam holds state only for parameters that got gradients, so blocks that are not grown yet stay untouched.
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)

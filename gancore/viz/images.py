@@ -4,6 +4,7 @@ Every plotting function returns a ``matplotlib.figure.Figure`` and never calls `
 """
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import Any, Sequence
@@ -138,6 +139,7 @@ def show_strip(
     return fig
 
 
+@functools.lru_cache(maxsize=4)
 def _caption_font(size: int):
     """DejaVu Sans (shipped with matplotlib): it has the "§", "→" and "θ" the captions use, which Pillow's built-in
     font draws as empty boxes (a browser showed "(BigGAN ⊠3.1)"). Pillow's own font only if matplotlib's is gone."""

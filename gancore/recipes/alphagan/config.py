@@ -68,7 +68,7 @@ class AlphaGANConfig(RunConfig):
     retrain_init: Literal["xavier", "pytorch"] = "xavier"  # authors' weights_init (train_geno_gan.py, README)
     retrain_eval_every_epochs: int = 20  # FID/IS of G_ema every this many passes over the data (val_freq; 0: end only)
     retrain_select: Literal["best", "final"] = "best"  # report the best-FID evaluation (authors) or the final one
-    ema_buffers: Literal["live", "average"] = "live"  # G_ema's BN running stats: G's own (authors) or averaged too
+    ema_buffers: Literal["average", "live"] = "live"  # G_ema's BN stats: G's own (authors' copy_params) or averaged
     fid_real_images: int = 0  # real images for FID's reference statistics (0: the whole training set, as the
     #                           authors' fid_stats_cifar10_train / stl10_train_unlabeled files)
     # ---- the notebook's claim experiments (side runs under out_dir/claims/) ----

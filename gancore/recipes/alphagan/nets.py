@@ -50,11 +50,3 @@ def init_retrain_weights(module: nn.Module) -> nn.Module:
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
     return module
-
-
-def sync_ema_buffers(ema: nn.Module, G: nn.Module) -> None:
-    """Give the weight average G's own buffers (BatchNorm running statistics): the authors average parameters only
-    (``gen_avg_param = copy_params(gen_net)``) and evaluate them with the live G's buffers (``load_params``)."""
-    with torch.no_grad():
-        for b_avg, b in zip(ema.buffers(), G.buffers()):
-            b_avg.copy_(b)

@@ -67,7 +67,7 @@ class _Retrain(RetrainPart):
 class AlphaGANRecipe(Paper, Pipeline):
     paper = PAPER
     config_class = AlphaGANConfig
-    demo_seconds = 403.0  # the reduced notebook, fp32, AMD EPYC Zen 3 (AVX2 only, 2 cores), measured by papermill
+    demo_seconds = 214.0  # the reduced notebook, fp32, AMD EPYC Zen 3 (AVX2 only, 2 cores), measured by papermill
     single_process = ("alphaGAN's search and retrain run in one process (one GPU searches alphaGAN(s) in the paper's "
                       "3 GPU-hours)")
     run_class = AlphaGANRun

@@ -16,8 +16,7 @@ from gancore.recipes import common
 from gancore.recipes.alphagan.config import AlphaGANConfig
 from gancore.recipes.alphagan.data import ImageBank, build_images
 from gancore.checkpoint import atomic_save
-from gancore.engine.loop import Hooks
-from gancore.recipes.alphagan.nets import adam, build_networks, init_retrain_weights, loss_fns, sync_ema_buffers
+from gancore.recipes.alphagan.nets import adam, build_networks, init_retrain_weights, loss_fns
 from gancore.sampling import sample_uint8 as draw
 from gancore.steps import alternating_step
 
@@ -34,7 +33,6 @@ class RetrainMethod(MethodBase):
         if cfg.retrain_init == "xavier":  # the authors' weights_init (train_geno_gan.py); PyTorch's defaults else
             init_retrain_weights(G), init_retrain_weights(D)
         self.G, self.D = G.to(device), D.to(device)
-        self.ema_module: nn.Module | None = None  # the loop's weight average, known from the first step on
         betas = (cfg.retrain_beta1, cfg.retrain_beta2)
         self.opt_g = adam(self.G.parameters(), lr=cfg.retrain_lr_g, betas=betas)
         self.opt_d = adam(self.D.parameters(), lr=cfg.retrain_lr_d, betas=betas)
@@ -47,21 +45,6 @@ class RetrainMethod(MethodBase):
 
     def _z(self, n: int, rng: torch.Generator) -> Tensor:
         return torch.randn(n, self.cfg.dim_z, generator=rng).to(self.device)
-
-    def loop_hooks(self) -> Hooks:
-        """With ``ema_buffers='live'`` the average keeps G's own BatchNorm statistics after every step (before the
-        step's checkpoint, so a resumed run holds the same average)."""
-        if self.cfg.ema_buffers != "live":
-            return Hooks()
-
-        def remember(trainer) -> None:
-            self.ema_module = trainer.ema.module
-
-        def sync(state, losses) -> None:
-            if self.ema_module is not None:
-                sync_ema_buffers(self.ema_module, self.G)
-
-        return Hooks(before_step=[remember], on_step=[sync])
 
     def train_step(self, nimg: int, reals, rng: torch.Generator) -> tuple[dict[str, Tensor], int]:
         cfg = self.cfg
@@ -118,8 +101,6 @@ class RetrainEvaluator:
         self.cfg, self.images, self.device, self.method = cfg, images, device, method
 
     def _score(self, G: nn.Module, nimg: int) -> dict[str, float]:
-        if self.cfg.ema_buffers == "live":
-            sync_ema_buffers(G, self.method.G)
         scores = fidelity(self.cfg, G, self.images, n=self.cfg.final_num_images, device=self.device)
         evals = self.method.extra.setdefault("evals", [])
         if scores and not any(e["nimg"] == nimg for e in evals):

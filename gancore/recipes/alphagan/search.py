@@ -30,7 +30,7 @@ from gancore.recipes.alphagan.config import AlphaGANConfig
 from gancore.recipes.alphagan.data import ImageBank, build_images, split_halves
 from gancore.recipes.alphagan.nets import adam, build_networks, loss_fns
 from gancore.search.duality_gap import duality_gap, worst_case_discriminator, worst_case_generator
-from gancore.steps import joint_d_loss
+from gancore.steps import d_step, g_step, joint_d_loss
 
 
 class SearchMethod(MethodBase):
@@ -122,25 +122,11 @@ class SearchMethod(MethodBase):
         cfg, B = self.cfg, self.cfg.batch_size
         d_sum = g_sum = torch.zeros((), device=self.device)
         g_steps = 0
+        nets = dict(G=self.G, D=self.D, latents=self._z, rng=rng, batch=B, g_kwargs={"gumbel_rng": rng})
         for t in range(cfg.weight_steps):
-            x = reals(B)[0]
-            with torch.no_grad():
-                fake = self.G(self._z(B, rng), gumbel_rng=rng)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d = joint_d_loss(self.D, self.d_loss, x, fake)
-            loss_d.backward()
-            self.opt_d.step()
-            d_sum = d_sum + loss_d.detach()
+            d_sum = d_sum + d_step(**nets, opt_d=self.opt_d, reals=reals, d_loss=self.d_loss)
             if (self.epoch * cfg.weight_steps + t) % cfg.n_critic == 0:
-                self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-                try:
-                    self.opt_g.zero_grad(set_to_none=True)
-                    loss_g = self.g_loss(self.D(self.G(self._z(B, rng), gumbel_rng=rng)))
-                    loss_g.backward()
-                    self.opt_g.step()
-                finally:
-                    self.D.requires_grad_(True)
-                g_sum, g_steps = g_sum + loss_g.detach(), g_steps + 1
+                g_sum, g_steps = g_sum + g_step(**nets, opt_g=self.opt_g, g_loss=self.g_loss), g_steps + 1
         return d_sum, g_sum, g_steps
 
     def _worst_case(self, rng: torch.Generator) -> tuple[nn.Module, nn.Module]:

@@ -58,7 +58,7 @@ def _say(record: dict[str, Any]) -> None:
 class DGGANRecipe(Paper, Pipeline):
     paper = PAPER
     config_class = DGGANConfig
-    demo_seconds = 294.0  # the reduced notebook, fp32, AMD EPYC Zen 3 (AVX2 only, 2 cores), measured by papermill
+    demo_seconds = 230.0  # the reduced notebook, fp32, AMD EPYC Zen 3 (AVX2 only, 2 cores), measured by papermill
     single_process = ("DGGAN's search runs its candidates in parallel through Ray (--set executor=ray workers=N "
                       "[ray_address=HOST:PORT])")
     run_class = DGGANRun

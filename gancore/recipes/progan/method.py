@@ -13,6 +13,8 @@ from torch import Tensor
 
 from gancore.growth import Growth
 from gancore.models.progan import Discriminator, Generator, sample_latents
+from gancore.nn import gradfix
+from gancore.nn.fused_scale import fuse_upsample
 from gancore.recipes.growing_wgan import GrowingWGANGP
 from gancore.recipes.progan.config import ProGANConfig
 from gancore.schedule import Schedule, fixed_schedule, progressive_schedule
@@ -48,6 +50,8 @@ class ProGANMethod(GrowingWGANGP):
         torch.manual_seed(cfg.seed)  # network init is part of the seeded run
         G, D = build_networks(cfg)
         self.setup(G=G, D=D, growth=Growth(schedule=build_schedule(cfg)))
+        if gradfix.wanted(cfg.fused_upsample, device):  # the authors' fused_scale (same function; on CUDA by auto)
+            fuse_upsample(self.G)
 
     def latent_dim(self) -> int:
         return self.cfg.latent_dim
