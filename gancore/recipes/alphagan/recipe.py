@@ -82,12 +82,7 @@ class AlphaGANRecipe(Paper, Pipeline):
         if cfg.mode in ("search", "search+retrain"):
             search = parts["search"] = ctx.train(_Search(), cfg, data=images)
             if not cfg.dry_run:
-                genotype = search.genotype
-                genotype.save(out / "genotype.json")
-                # V per epoch that measured it (warm-up epochs skip the architecture part, Table 9)
-                measured = [r for r in search.search_log() if "gap" in r]
-                search.summary.update(genotype=genotype.to_dict(), gap=[r["gap"] for r in measured],
-                                      gap_epochs=[r["epoch"] for r in measured])
+                genotype = _finish_search(search, out)
             summary["search"] = search.summary
         if cfg.mode in ("retrain", "search+retrain"):
             if cfg.genotype:
@@ -128,11 +123,7 @@ class AlphaGANRecipe(Paper, Pipeline):
             search = parts[f"search@{seed}"] = ctx.train(_Search(), dataclasses.replace(cfg, seed=seed,
                                                                                         out_dir=str(folder)),
                                                          data=images)
-            genotype = search.genotype
-            genotype.save(folder / "genotype.json")
-            measured = [r for r in search.search_log() if "gap" in r]
-            search.summary.update(genotype=genotype.to_dict(), gap=[r["gap"] for r in measured],
-                                  gap_epochs=[r["epoch"] for r in measured])
+            genotype = _finish_search(search, folder)
             rcfg = retrain_config(cfg, genotype=genotype.compact(), out_dir=folder / "retrain", seed=seed)
             retrain = parts[f"retrain@{seed}"] = ctx.train(_Retrain(genotype), rcfg, data=images,
                                                            evaluate=ctx.evaluate)
@@ -183,6 +174,17 @@ class AlphaGANRecipe(Paper, Pipeline):
         s, cfg = run.summary, run.cfg
         return (f"{PAPER} {cfg.scale} ({cfg.mode}): {s.get('status')}; params G {s['params']['G']:,}"
                 + (f"; genotype {cfg.out_dir}/genotype.json" if run.search else ""))
+
+
+def _finish_search(search: engine.Run, folder) -> Any:
+    """Save a finished search's genotype in ``folder`` and put it and V per epoch into its summary (only epochs that
+    measured V: warm-up epochs skip the architecture part, Table 9). Returns the genotype."""
+    genotype = search.genotype
+    genotype.save(folder / "genotype.json")
+    measured = [r for r in search.search_log() if "gap" in r]
+    search.summary.update(genotype=genotype.to_dict(), gap=[r["gap"] for r in measured],
+                          gap_epochs=[r["epoch"] for r in measured])
+    return genotype
 
 
 def _seed_row(seed: int, search: engine.Run, retrain: engine.Run, folder) -> dict[str, Any]:

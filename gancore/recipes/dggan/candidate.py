@@ -137,11 +137,6 @@ def candidate_scores(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: t
     return out
 
 
-def candidate_fid(cfg: CandidateConfig, G: nn.Module, data: Any, *, device: torch.device) -> float:
-    """FID of G's samples against the real images at G's resolution (:func:`candidate_scores`' FID)."""
-    return candidate_scores(cfg, G, data, device=device)["fid"]
-
-
 class CandidateEvaluator:
     """A candidate's feedback: FID at the end (no untrained-G yardstick: the search normalizes by its baseline)."""
 
@@ -197,5 +192,5 @@ def train_candidate(cfg: CandidateConfig, data: Any) -> dict[str, Any]:
                 "seconds": round(time.perf_counter() - t0, 3)}
 
 
-__all__ = ["CANDIDATE", "Candidate", "CandidateMethod", "candidate_fid", "candidate_scores", "candidate_schedule", "candidate_seed",
+__all__ = ["CANDIDATE", "Candidate", "CandidateMethod", "candidate_scores", "candidate_schedule", "candidate_seed",
            "inherit_from_parent", "train_candidate"]
